@@ -1,0 +1,106 @@
+import datetime as dt
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tracker.catalogue.models import Amendment, Milestone, Regulation
+from tracker.catalogue.selectors import UPCOMING_OCCURRENCES
+
+
+class RegulationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Regulation
+        fields = ["key", "short_name", "title", "reference", "source_url", "summary"]
+
+
+class AmendmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Amendment
+        fields = [
+            "old_date",
+            "new_date",
+            "amending_act",
+            "source_url",
+            "effective_on",
+            "confidence",
+            "note",
+            "recorded_at",
+        ]
+
+
+class RecurrenceSerializer(serializers.Serializer):
+    every_months = serializers.IntegerField()
+    until = serializers.DateField(allow_null=True)
+    next_occurrences = serializers.ListField(child=serializers.DateField())
+
+
+class TriggerSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    offset_days = serializers.IntegerField()
+
+
+class MilestoneSerializer(serializers.ModelSerializer):
+    regulation = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    roles = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    scopes = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    amendments = AmendmentSerializer(many=True, read_only=True)
+    recurrence = serializers.SerializerMethodField()
+    trigger = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "key",
+            "title",
+            "summary",
+            "regulation",
+            "kind",
+            "date",
+            "date_precision",
+            "original_date",
+            "recurrence",
+            "offset_days",
+            "trigger",
+            "category",
+            "status",
+            "confidence",
+            "legal_basis",
+            "source_url",
+            "source_title",
+            "verified_on",
+            "notes",
+            "roles",
+            "scopes",
+            "amendments",
+            "url",
+            "updated_at",
+        ]
+
+    @extend_schema_field(RecurrenceSerializer(allow_null=True))
+    def get_recurrence(self, milestone: Milestone) -> dict | None:
+        if milestone.kind != Milestone.Kind.RECURRING:
+            return None
+        today: dt.date = self.context.get("today") or timezone.localdate()
+        return {
+            "every_months": milestone.every_months,
+            "until": milestone.until,
+            "next_occurrences": milestone.occurrences(start=today, count=UPCOMING_OCCURRENCES),
+        }
+
+    @extend_schema_field(TriggerSerializer(allow_null=True))
+    def get_trigger(self, milestone: Milestone) -> dict | None:
+        if milestone.kind != Milestone.Kind.RELATIVE:
+            return None
+        return {
+            "key": milestone.trigger,
+            "label": milestone.trigger_label,
+            "offset_days": milestone.offset_days,
+        }
+
+    def get_url(self, milestone: Milestone) -> str:
+        request = self.context.get("request")
+        path = milestone.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path

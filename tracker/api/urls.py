@@ -1,0 +1,15 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.routers import DefaultRouter
+
+from tracker.api import views
+
+router = DefaultRouter()
+router.register("milestones", views.MilestoneViewSet, basename="milestone")
+router.register("regulations", views.RegulationViewSet, basename="regulation")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="v1:schema"), name="docs"),
+    *router.urls,
+]

@@ -1,0 +1,247 @@
+"""The legal catalogue: regulations, their dated milestones and the amendments that moved them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+
+class Confidence(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    UNVERIFIED = "unverified", "Unverified"
+
+
+class Regulation(models.Model):
+    """A law or policy agenda whose dated milestones Jalon tracks."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    short_name = models.CharField(max_length=80)
+    title = models.CharField(max_length=300)
+    reference = models.CharField(max_length=120, blank=True)
+    source_url = models.URLField(max_length=500)
+    summary = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["short_name"]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+
+class Role(models.Model):
+    """Who a milestone concerns: providers, deployers, Member States..."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Scope(models.Model):
+    """The risk scope a milestone belongs to: prohibited practices, high-risk, GPAI..."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Milestone(models.Model):
+    """One dated obligation or event, with its legal basis and source."""
+
+    class Kind(models.TextChoices):
+        FIXED = "fixed", "Fixed date"
+        RECURRING = "recurring", "Recurring"
+        RELATIVE = "relative", "Relative to an event"
+
+    class Precision(models.TextChoices):
+        DAY = "day", "Day"
+        MONTH = "month", "Month"
+        YEAR = "year", "Year"
+
+    class Category(models.TextChoices):
+        ENTRY_INTO_FORCE = "entry_into_force", "Entry into force"
+        APPLICATION = "application", "Obligations apply"
+        GOVERNANCE = "governance", "Governance"
+        GUIDANCE = "guidance", "Guidance and instruments"
+        REPORTING = "reporting", "Reporting"
+        REVIEW = "review", "Review and evaluation"
+        ENFORCEMENT = "enforcement", "Enforcement and penalties"
+        INCIDENT = "incident", "Incidents"
+        POLICY = "policy", "Policy watch"
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        PROPOSED = "proposed", "Proposed"
+        ADOPTED = "adopted", "Adopted"
+        IN_FORCE = "in_force", "In force"
+        SUPERSEDED = "superseded", "Superseded"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    regulation = models.ForeignKey(Regulation, on_delete=models.PROTECT, related_name="milestones")
+    key = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FIXED)
+    date = models.DateField(
+        null=True, blank=True, help_text="The date in force (first occurrence if recurring)."
+    )
+    date_precision = models.CharField(
+        max_length=5, choices=Precision.choices, default=Precision.DAY
+    )
+    original_date = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The date before the first amendment; set when an amendment is recorded.",
+    )
+    every_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Recurring milestones: the period in months."
+    )
+    until = models.DateField(
+        null=True, blank=True, help_text="Recurring milestones: the last possible occurrence."
+    )
+    offset_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Relative milestones: days after the trigger event."
+    )
+    trigger = models.SlugField(
+        max_length=64, blank=True, help_text="Relative milestones: the event that starts the clock."
+    )
+    trigger_label = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    confidence = models.CharField(max_length=12, choices=Confidence.choices)
+    legal_basis = models.CharField(max_length=200)
+    source_url = models.URLField(max_length=500)
+    source_title = models.CharField(max_length=300, blank=True)
+    verified_on = models.DateField(help_text="When this entry was last checked against its source.")
+    notes = models.TextField(blank=True)
+    roles = models.ManyToManyField(Role, related_name="milestones")
+    scopes = models.ManyToManyField(Scope, related_name="milestones")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(m2m_fields=[roles, scopes])
+
+    class Meta:
+        ordering = [models.F("date").asc(nulls_last=True), "key"]
+        indexes = [models.Index(fields=["date"], name="milestone_date_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="milestone_dated_kinds_have_a_date",
+                condition=Q(kind="relative") | Q(date__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="milestone_relative_has_offset_and_no_date",
+                condition=~Q(kind="relative")
+                | (Q(date__isnull=True) & Q(offset_days__isnull=False) & ~Q(trigger="")),
+            ),
+            models.CheckConstraint(
+                name="milestone_recurring_has_a_period",
+                condition=~Q(kind="recurring") | Q(every_months__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("web:milestone", kwargs={"key": self.key})
+
+    def clean(self) -> None:
+        errors = {}
+        if self.kind == self.Kind.RELATIVE:
+            if self.date is not None:
+                errors["date"] = "A relative milestone has no calendar date."
+            if self.offset_days is None:
+                errors["offset_days"] = "A relative milestone needs its offset in days."
+            if not self.trigger:
+                errors["trigger"] = "A relative milestone needs the event that starts the clock."
+        elif self.date is None:
+            errors["date"] = "A fixed or recurring milestone needs a date."
+        if self.kind == self.Kind.RECURRING and not self.every_months:
+            errors["every_months"] = "A recurring milestone needs its period in months."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_amended(self) -> bool:
+        return self.original_date is not None and self.original_date != self.date
+
+    @property
+    def latest_amendment(self) -> Amendment | None:
+        """The amendment that set the date in force (uses a prefetch when there is one)."""
+        amendments = list(self.amendments.all())
+        return amendments[-1] if amendments else None
+
+    def occurrences(self, *, start: dt.date, count: int) -> list[dt.date]:
+        """The next `count` dates on or after `start` (one at most unless recurring)."""
+        if self.date is None:
+            return []
+        if self.kind != self.Kind.RECURRING:
+            return [self.date] if self.date >= start else []
+        found: list[dt.date] = []
+        n = 0
+        while len(found) < count:
+            when = self.date + relativedelta(months=self.every_months * n)
+            if self.until and when > self.until:
+                break
+            if when >= start:
+                found.append(when)
+            n += 1
+        return found
+
+    def next_date(self, today: dt.date) -> dt.date | None:
+        upcoming = self.occurrences(start=today, count=1)
+        return upcoming[0] if upcoming else None
+
+
+class Amendment(models.Model):
+    """A later act that moved a milestone's date; the superseded date stays on record."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="amendments")
+    old_date = models.DateField()
+    new_date = models.DateField()
+    amending_act = models.CharField(max_length=200)
+    source_url = models.URLField(max_length=500)
+    effective_on = models.DateField(
+        null=True, blank=True, help_text="When the amending act entered into force."
+    )
+    confidence = models.CharField(max_length=12, choices=Confidence.choices)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["milestone", "recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone", "old_date", "new_date", "amending_act"],
+                name="amendment_unique_per_move",
+            ),
+            models.CheckConstraint(
+                name="amendment_moves_the_date", condition=~Q(old_date=models.F("new_date"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amending_act}: {self.old_date} → {self.new_date}"

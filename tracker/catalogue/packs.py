@@ -1,0 +1,399 @@
+"""Parse and validate a catalogue pack (YAML, see docs/catalogue-format.md).
+
+Parsing never touches the database: a pack is either valid as a whole, and becomes a
+`Pack`, or `PackError` lists every problem with its line number and entry key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from itertools import pairwise
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from tracker.catalogue.models import Confidence, Milestone
+
+KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+VOCAB_KEY_RE = re.compile(r"^[a-z0-9_]+$")
+LINE = "__line__"
+
+
+class PackError(Exception):
+    """A pack that cannot be loaded; `problems` holds one readable line each."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{self.path}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+@dataclass(frozen=True)
+class AmendmentSpec:
+    old_date: dt.date
+    new_date: dt.date
+    amending_act: str
+    source_url: str
+    effective_on: dt.date | None
+    confidence: str
+    note: str
+
+
+@dataclass(frozen=True)
+class MilestoneSpec:
+    line: int
+    fields: dict[str, Any]
+    roles: tuple[str, ...]
+    scopes: tuple[str, ...]
+    amendments: tuple[AmendmentSpec, ...]
+
+    @property
+    def key(self) -> str:
+        return self.fields["key"]
+
+
+@dataclass(frozen=True)
+class Pack:
+    path: str
+    regulation: dict[str, Any]
+    roles: dict[str, str]
+    scopes: dict[str, str]
+    milestones: list[MilestoneSpec] = field(default_factory=list)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line where each mapping starts."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping[LINE] = node.start_mark.line + 1
+        return mapping
+
+
+_validate_url = URLValidator(schemes=["http", "https"])
+
+MILESTONE_FIELDS = {
+    "key",
+    "title",
+    "summary",
+    "kind",
+    "date",
+    "date_precision",
+    "every_months",
+    "until",
+    "offset_days",
+    "trigger",
+    "trigger_label",
+    "category",
+    "status",
+    "confidence",
+    "legal_basis",
+    "source_url",
+    "source_title",
+    "verified_on",
+    "notes",
+    "roles",
+    "scopes",
+    "amendments",
+}
+REQUIRED = (
+    "key",
+    "title",
+    "kind",
+    "category",
+    "status",
+    "confidence",
+    "legal_basis",
+    "source_url",
+    "verified_on",
+    "roles",
+    "scopes",
+)
+AMENDMENT_FIELDS = {"from", "to", "act", "source_url", "effective", "confidence", "note"}
+
+
+class _Problems(list):
+    def add(self, line: int | None, where: str, message: str) -> None:
+        self.append(f"line {line or '?'}, {where}: {message}")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _check_date(problems, line, where, name, value, required=False):
+    if value is None:
+        if required:
+            problems.add(line, where, f"{name} is missing")
+        return None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        problems.add(line, where, f"{name} must be a date written YYYY-MM-DD, not {value!r}")
+        return None
+    return value
+
+
+def _check_url(problems, line, where, name, value):
+    try:
+        _validate_url(_text(value))
+    except ValidationError:
+        problems.add(line, where, f"{name} is not a valid http(s) URL: {value!r}")
+
+
+def _check_choice(problems, line, where, name, value, choices):
+    if value not in choices:
+        problems.add(line, where, f"{name} {value!r} is not one of {', '.join(choices)}")
+
+
+def _vocabulary(problems, raw, name) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if raw is None:
+        return found
+    if not isinstance(raw, list):
+        problems.add(None, name, "must be a list of {key, name}")
+        return found
+    for item in raw:
+        line = item.get(LINE) if isinstance(item, dict) else None
+        key = _text(item.get("key")) if isinstance(item, dict) else ""
+        if not VOCAB_KEY_RE.match(key) or not _text(item.get("name")):
+            problems.add(line, name, f"each entry needs a key (a-z, 0-9, _) and a name: {key!r}")
+            continue
+        found[key] = _text(item["name"])
+    return found
+
+
+def _amendments(problems, raw, line, where) -> list[AmendmentSpec]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.add(line, where, "amendments must be a list")
+        return []
+    specs = []
+    for item in raw:
+        if not isinstance(item, dict):
+            problems.add(line, where, "each amendment must be a mapping")
+            continue
+        aline = item.get(LINE, line)
+        unknown = set(item) - AMENDMENT_FIELDS - {LINE}
+        if unknown:
+            problems.add(aline, where, f"unknown amendment field(s): {', '.join(sorted(unknown))}")
+        old = _check_date(problems, aline, where, "amendment from", item.get("from"), True)
+        new = _check_date(problems, aline, where, "amendment to", item.get("to"), True)
+        effective = _check_date(
+            problems, aline, where, "amendment effective", item.get("effective")
+        )
+        if not _text(item.get("act")):
+            problems.add(aline, where, "amendment act is missing")
+        if not item.get("source_url"):
+            problems.add(aline, where, "amendment source_url is missing")
+        else:
+            _check_url(problems, aline, where, "amendment source_url", item["source_url"])
+        _check_choice(
+            problems,
+            aline,
+            where,
+            "amendment confidence",
+            item.get("confidence"),
+            Confidence.values,
+        )
+        if old and new and old == new:
+            problems.add(aline, where, "an amendment must move the date (from equals to)")
+        if old and new:
+            specs.append(
+                AmendmentSpec(
+                    old_date=old,
+                    new_date=new,
+                    amending_act=_text(item.get("act")),
+                    source_url=_text(item.get("source_url")),
+                    effective_on=effective,
+                    confidence=_text(item.get("confidence")),
+                    note=_text(item.get("note")),
+                )
+            )
+    for earlier, later in pairwise(specs):
+        if later.old_date != earlier.new_date:
+            problems.add(
+                line,
+                where,
+                f"amendments do not chain: {earlier.new_date} then from {later.old_date}",
+            )
+    return specs
+
+
+def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
+    if not isinstance(raw, dict):
+        problems.add(None, "milestones", f"each milestone must be a mapping, not {raw!r}")
+        return None
+    line = raw.get(LINE)
+    key = _text(raw.get("key"))
+    where = f"milestone {key!r}" if key else "milestone without a key"
+    before = len(problems)
+
+    unknown = set(raw) - MILESTONE_FIELDS - {LINE}
+    if unknown:
+        problems.add(line, where, f"unknown field(s): {', '.join(sorted(unknown))}")
+    for name in REQUIRED:
+        if raw.get(name) in (None, "", []):
+            problems.add(line, where, f"{name} is missing")
+    if key and not KEY_RE.match(key):
+        problems.add(line, where, "key must be lowercase letters, digits and dashes")
+    if raw.get("source_url"):
+        _check_url(problems, line, where, "source_url", raw["source_url"])
+
+    kind = raw.get("kind")
+    _check_choice(problems, line, where, "kind", kind, Milestone.Kind.values)
+    _check_choice(problems, line, where, "category", raw.get("category"), Milestone.Category.values)
+    _check_choice(problems, line, where, "status", raw.get("status"), Milestone.Status.values)
+    _check_choice(problems, line, where, "confidence", raw.get("confidence"), Confidence.values)
+    precision = raw.get("date_precision", Milestone.Precision.DAY)
+    _check_choice(problems, line, where, "date_precision", precision, Milestone.Precision.values)
+
+    date = _check_date(problems, line, where, "date", raw.get("date"))
+    until = _check_date(problems, line, where, "until", raw.get("until"))
+    verified_on = _check_date(problems, line, where, "verified_on", raw.get("verified_on"))
+    every_months = raw.get("every_months")
+    offset_days = raw.get("offset_days")
+    trigger = _text(raw.get("trigger"))
+
+    if kind in ("fixed", "recurring") and date is None and "date" in raw:
+        pass  # already reported as a bad date
+    elif kind in ("fixed", "recurring") and date is None:
+        problems.add(line, where, f"a {kind} milestone needs a date")
+    if kind == "recurring" and not (isinstance(every_months, int) and every_months > 0):
+        problems.add(line, where, "a recurring milestone needs every_months, a positive integer")
+    if kind != "recurring" and (every_months is not None or until is not None):
+        problems.add(line, where, "every_months and until are only for recurring milestones")
+    if kind == "relative":
+        if "date" in raw:
+            problems.add(line, where, "a relative milestone has no date")
+        if not (isinstance(offset_days, int) and offset_days >= 0):
+            problems.add(line, where, "a relative milestone needs offset_days, a whole number")
+        if not VOCAB_KEY_RE.match(trigger):
+            problems.add(line, where, "a relative milestone needs a trigger (a-z, 0-9, _)")
+    elif offset_days is not None or trigger:
+        problems.add(line, where, "offset_days and trigger are only for relative milestones")
+
+    role_keys = tuple(raw.get("roles") or ())
+    scope_keys = tuple(raw.get("scopes") or ())
+    for name, keys, known in (("role", role_keys, roles), ("scope", scope_keys, scopes)):
+        missing = [k for k in keys if k not in known]
+        if missing:
+            problems.add(line, where, f"unknown {name}(s): {', '.join(map(str, missing))}")
+
+    amendments = _amendments(problems, raw.get("amendments"), line, where)
+    if amendments and date and amendments[-1].new_date != date:
+        problems.add(
+            line,
+            where,
+            f"date {date} differs from the last amendment's to {amendments[-1].new_date}",
+        )
+
+    if len(problems) > before:
+        return None
+    return MilestoneSpec(
+        line=line,
+        fields={
+            "key": key,
+            "title": _text(raw["title"]),
+            "summary": _text(raw.get("summary")),
+            "kind": kind,
+            "date": date,
+            "date_precision": precision,
+            "original_date": amendments[0].old_date if amendments else None,
+            "every_months": every_months,
+            "until": until,
+            "offset_days": offset_days,
+            "trigger": trigger,
+            "trigger_label": _text(raw.get("trigger_label")),
+            "category": raw["category"],
+            "status": raw["status"],
+            "confidence": raw["confidence"],
+            "legal_basis": _text(raw["legal_basis"]),
+            "source_url": _text(raw["source_url"]),
+            "source_title": _text(raw.get("source_title")),
+            "verified_on": verified_on,
+            "notes": _text(raw.get("notes")),
+        },
+        roles=role_keys,
+        scopes=scope_keys,
+        amendments=tuple(amendments),
+    )
+
+
+def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
+    """Read a pack and validate all of it; raise PackError naming every bad entry and line."""
+    problems = _Problems()
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PackError(path, [f"cannot read the file: {exc}"]) from exc
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "somewhere"
+        raise PackError(
+            path, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]
+        ) from exc
+    if not isinstance(data, dict):
+        raise PackError(
+            path, ["the file must be a mapping with regulation, roles, scopes, milestones"]
+        )
+
+    regulation = data.get("regulation")
+    if not isinstance(regulation, dict):
+        problems.add(None, "regulation", "the regulation block is missing")
+        regulation = {}
+    rline = regulation.get(LINE)
+    for name in ("key", "short_name", "title", "source_url"):
+        if not _text(regulation.get(name)):
+            problems.add(rline, "regulation", f"{name} is missing")
+    if regulation.get("key") and not KEY_RE.match(_text(regulation["key"])):
+        problems.add(rline, "regulation", "key must be lowercase letters, digits and dashes")
+    if regulation.get("source_url"):
+        _check_url(problems, rline, "regulation", "source_url", regulation["source_url"])
+
+    roles = _vocabulary(problems, data.get("roles"), "roles")
+    scopes = _vocabulary(problems, data.get("scopes"), "scopes")
+
+    raw_milestones = data.get("milestones")
+    if not isinstance(raw_milestones, list) or not raw_milestones:
+        problems.add(None, "milestones", "the milestones list is missing or empty")
+        raw_milestones = []
+    specs: list[MilestoneSpec] = []
+    first_line: dict[str, int] = {}
+    for raw in raw_milestones:
+        key = _text(raw.get("key")) if isinstance(raw, dict) else ""
+        if key in first_line:
+            problems.add(
+                raw.get(LINE),
+                f"milestone {key!r}",
+                f"duplicate key, first used on line {first_line[key]}",
+            )
+            continue
+        if key:
+            first_line[key] = raw.get(LINE)
+        if spec := _milestone(problems, raw, roles, scopes):
+            specs.append(spec)
+
+    if problems:
+        raise PackError(path, list(problems))
+    return Pack(
+        path=str(path),
+        regulation={
+            "key": _text(regulation["key"]),
+            "short_name": _text(regulation["short_name"]),
+            "title": _text(regulation["title"]),
+            "reference": _text(regulation.get("reference")),
+            "source_url": _text(regulation["source_url"]),
+            "summary": _text(regulation.get("summary")),
+        },
+        roles=roles,
+        scopes=scopes,
+        milestones=specs,
+    )

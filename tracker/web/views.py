@@ -1,0 +1,40 @@
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from tracker.catalogue.filters import MilestoneFilter
+from tracker.catalogue.selectors import milestone_queryset, regulation_default, timeline_build
+
+TIMELINE_FILTERS = ("regulation", "role", "scope", "category")
+
+
+def timeline(request):
+    """The public timeline: every milestone of a regulation in date order, filterable."""
+    params = request.GET.copy()
+    if "regulation" not in params and (default := regulation_default()):
+        params["regulation"] = default.key
+    filterset = MilestoneFilter(params, queryset=milestone_queryset())
+    valid = filterset.is_valid()
+    today = timezone.localdate()
+    context = {
+        "filter_fields": [filterset.form[name] for name in TIMELINE_FILTERS],
+        "regulation": filterset.form.cleaned_data.get("regulation") if valid else None,
+        "timeline": timeline_build(milestones=filterset.qs, today=today) if valid else None,
+        "filtered": any(params.get(name) for name in TIMELINE_FILTERS[1:]),
+        "today": today,
+    }
+    return render(request, "web/timeline.html", context, status=200 if valid else 400)
+
+
+def milestone_detail(request, key):
+    """One milestone's permalink page: dates, amendments, legal basis and source."""
+    milestone = get_object_or_404(milestone_queryset(), key=key)
+    today = timezone.localdate()
+    upcoming = milestone.occurrences(start=today, count=5)
+    context = {
+        "milestone": milestone,
+        "upcoming": upcoming,
+        "days_left": (upcoming[0] - today).days if upcoming else None,
+        "is_past": milestone.date is not None and not upcoming,
+        "today": today,
+    }
+    return render(request, "web/milestone_detail.html", context)
