@@ -154,7 +154,7 @@ class Milestone(models.Model):
             ),
             models.CheckConstraint(
                 name="milestone_recurring_has_a_period",
-                condition=~Q(kind="recurring") | Q(every_months__gt=0),
+                condition=~Q(kind="recurring") | Q(every_months__isnull=False, every_months__gt=0),
             ),
         ]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 

@@ -1,0 +1,49 @@
+# The README's two commands are `make run` and `make test`; the rest are helpers.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+WEB_PORT ?= 8000
+export WEB_PORT
+
+.PHONY: install run test test-sqlite test-postgres lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Jalon needs Python 3.11 or newer" or 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py catalogue_load
+	$(BIN)/python manage.py admin_ensure
+	@echo
+	@echo "  Jalon is starting: open http://127.0.0.1:$(WEB_PORT)/  (admin: http://127.0.0.1:$(WEB_PORT)/admin/)"
+	@echo "  Web, Celery worker and beat run together; Ctrl-C stops all three."
+	@echo
+	$(BIN)/honcho --procfile Procfile start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-sqlite: install
+	$(BIN)/pytest
+
+# Skips with a reason when PostgreSQL is not reachable, except under CI=true where it fails.
+test-postgres: install
+	JALON_TEST_DB=postgres $(BIN)/pytest -m "not browser" -p no:cacheprovider
+
+test: lint test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,112 @@
+"""Shared fixtures: personas, packs, and the gates for tests that need real services.
+
+Tests marked `redis` or `browser` (and the whole PostgreSQL run, see tests/settings.py) need
+a real service. Outside CI they skip with the reason; under CI=true a missing service fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from tests.factories import UserFactory
+from tracker.catalogue.services import catalogue_load_file
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parent.parent
+PACKS = Path(__file__).resolve().parent / "packs"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip (outside CI) or fail (under CI=true) when a real service is missing."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("JALON_TEST_DB") == "postgres" and not port_open("127.0.0.1", 5432):
+        message = "PostgreSQL is not reachable on 127.0.0.1:5432"
+        if IN_CI:
+            pytest.exit(f"CI=true and {message}", returncode=1)
+        pytest.exit(f"Skipping the PostgreSQL run: {message}", returncode=0)
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('JALON_TEST_DB', 'sqlite')}; CI={IN_CI}"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require(port_open("127.0.0.1", 6379), "Redis is not reachable on 127.0.0.1:6379")
+    return REDIS_URL
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    require(
+        shutil.which(CHROMIUM) is not None,
+        f"no Chromium at {CHROMIUM} (apt-get install chromium)",
+    )
+    return CHROMIUM
+
+
+@pytest.fixture
+def small_pack() -> Path:
+    return PACKS / "small.yaml"
+
+
+@pytest.fixture
+def loaded_small_pack(db, small_pack):
+    return catalogue_load_file(path=small_pack)
+
+
+@pytest.fixture
+def ai_act_catalogue(db):
+    """The real packs from fixtures/, as `make run` loads them."""
+    for path in sorted((ROOT / "fixtures").glob("*.yaml")):
+        catalogue_load_file(path=path)
+
+
+# Personas ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def editor(db):
+    user = UserFactory(username="editor", is_staff=True)
+    user.groups.add(Group.objects.get(name="Catalogue editors"))
+    return user
+
+
+@pytest.fixture
+def staff_outsider(db):
+    """Staff, but not in the catalogue-editor group."""
+    return UserFactory(username="outsider", is_staff=True)
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,55 @@
+"""Project-level checks that belong in every test run."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_ENV = {
+    "PATH": os.environ.get("PATH", ""),
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DEBUG": "false",
+    "SECURE": "true",
+    "SECRET_KEY": "x" * 64 + "production-like-secret-for-the-deploy-check",
+    "ALLOWED_HOSTS": "jalon.example.org",
+    "DATABASE_URL": "sqlite:///:memory:",
+}
+
+
+def _manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_system_checks_pass():
+    call_command("check", fail_level="WARNING")
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_the_deploy_check_is_clean_in_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DEBUG", "perhaps"), ("SITE_URL", "not a url"), ("EMAIL_PORT", "x")]
+)
+def test_a_malformed_setting_stops_start_up_with_its_name(name, value):
+    env = {**PRODUCTION_ENV, "EMAIL_HOST": "127.0.0.1", name: value}
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    assert f'Environment variable "{name}" invalid' in result.stderr
