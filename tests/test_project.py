@@ -1,12 +1,15 @@
 """Project-level checks that belong in every test run."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
@@ -53,3 +56,24 @@ def test_a_malformed_setting_stops_start_up_with_its_name(name, value):
 
     assert result.returncode != 0
     assert f'Environment variable "{name}" invalid' in result.stderr
+
+
+def _compose_command() -> list[str] | None:
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    return [legacy] if legacy else None
+
+
+def test_the_docker_compose_file_validates():
+    command = _compose_command()
+    require(command is not None, "neither `docker compose` nor docker-compose is installed")
+
+    result = subprocess.run([*command, "config", "--quiet"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
