@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models.functions import ExtractYear
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -31,6 +32,12 @@ class YearFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CatalogueAdmin(SimpleHistoryAdmin):
+    """Shared admin behaviour: every catalogue change is kept in the history."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
 class AmendmentInline(admin.TabularInline):
     model = Amendment
     extra = 0
@@ -52,7 +59,7 @@ class AmendmentInline(admin.TabularInline):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(SimpleHistoryAdmin):
+class MilestoneAdmin(CatalogueAdmin):
     list_display = [
         "title",
         "date",
@@ -162,13 +169,13 @@ class MilestoneAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Regulation)
-class RegulationAdmin(SimpleHistoryAdmin):
+class RegulationAdmin(CatalogueAdmin):
     list_display = ["short_name", "key", "reference"]
     search_fields = ["key", "short_name", "title", "reference"]
 
 
 @admin.register(Amendment)
-class AmendmentAdmin(SimpleHistoryAdmin):
+class AmendmentAdmin(CatalogueAdmin):
     list_display = [
         "milestone",
         "old_date",
