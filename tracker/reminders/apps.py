@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RemindersConfig(AppConfig):
+    name = "tracker.reminders"
+    verbose_name = "Reminder engine"

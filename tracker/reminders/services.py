@@ -1,0 +1,269 @@
+"""Writes for the reminder engine: planning reminders, the sweep, and sending one message.
+
+The database is the source of truth. A reminder is a row, unique per subscription, milestone
+occurrence and lead time, so planning twice is harmless. The sweep groups what is due into
+one message per subscriber, and a worker claims a message with a conditional UPDATE before it
+talks to the SMTP server, so two sweeps, two beats or a redelivered task cannot send twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import socket
+from dataclasses import dataclass, field
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.reminders.selectors import subscription_milestones
+from tracker.reminders.tokens import UNSUBSCRIBE, subscription_token
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+LEASE = dt.timedelta(minutes=5)
+SWEEP_BATCH = 500
+OCCURRENCES_AHEAD = 3
+
+
+def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
+    """The instant `day` at the subscriber's local hour, correct across DST changes."""
+    local = dt.datetime.combine(
+        day, dt.time(subscription.send_hour), ZoneInfo(subscription.timezone)
+    )
+    return local.astimezone(dt.UTC)
+
+
+def reminders_plan(*, subscription: Subscription, today: dt.date) -> int:
+    """Create the reminders still ahead for an active subscription; returns how many are new."""
+    if subscription.status != Subscription.Status.ACTIVE:
+        return 0
+    rows = []
+    for milestone in subscription_milestones(subscription=subscription):
+        for occurrence in milestone.occurrences(start=today, count=OCCURRENCES_AHEAD):
+            for lead in subscription.lead_days:
+                day = occurrence - dt.timedelta(days=lead)
+                if day < today:
+                    continue
+                rows.append(
+                    Reminder(
+                        subscription=subscription,
+                        milestone=milestone,
+                        occurrence=occurrence,
+                        lead_days=lead,
+                        due_at=due_at_for(subscription=subscription, day=day),
+                    )
+                )
+    before = subscription.reminders.count()
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+    return subscription.reminders.count() - before
+
+
+def _render(kind: str, language: str, context: dict) -> tuple[str, str, str]:
+    """Subject, text and HTML of one email, in the subscriber's language."""
+    with translation.override(language):
+        base = f"reminders/email/{language}/{kind}"
+        subject = render_to_string(f"{base}_subject.txt", context).strip()
+        text = render_to_string(f"{base}_body.txt", context)
+        html = render_to_string(f"{base}_body.html", context)
+    return " ".join(subject.split()), text, html
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    recovered: int = 0
+    skipped: int = 0
+    message_ids: list[int] = field(default_factory=list)
+
+
+def _recover_stale(now: dt.datetime) -> int:
+    """Messages left 'sending' by a worker that died go back to the queue (counted)."""
+    return Message.objects.filter(status=Message.Status.SENDING, lease_until__lt=now).update(
+        status=Message.Status.QUEUED, recoveries=F("recoveries") + 1, lease_until=None
+    )
+
+
+@transaction.atomic
+def reminders_sweep(*, now: dt.datetime) -> SweepReport:
+    """Turn the reminders that are due into messages, one per subscriber and batch.
+
+    Reads only due rows (a partial index on pending reminders), so its cost follows what is
+    due, not how many subscriptions exist. Locked rows are skipped: an overlapping sweep
+    takes the others.
+    """
+    report = SweepReport(recovered=_recover_stale(now))
+    due = list(
+        Reminder.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=Reminder.Status.PENDING, due_at__lte=now)
+        .select_related("subscription", "milestone")
+        .order_by("subscription_id", "occurrence", "milestone_id")[:SWEEP_BATCH]
+    )
+    for _subscription_id, group in groupby(due, key=lambda r: r.subscription_id):
+        reminders = list(group)
+        subscription = reminders[0].subscription
+        today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+        live = [r for r in reminders if r.occurrence >= today]
+        stale = [r.pk for r in reminders if r.occurrence < today]
+        if stale:
+            Reminder.objects.filter(pk__in=stale).update(status=Reminder.Status.SKIPPED)
+            report.skipped += len(stale)
+        if not live or subscription.status != Subscription.Status.ACTIVE:
+            Reminder.objects.filter(pk__in=[r.pk for r in live]).update(
+                status=Reminder.Status.CANCELLED
+            )
+            continue
+        message = message_for_reminders(
+            subscription=subscription, reminders=live, today=today, now=now
+        )
+        Reminder.objects.filter(pk__in=[r.pk for r in live]).update(
+            status=Reminder.Status.QUEUED, message=message
+        )
+        report.message_ids.append(message.pk)
+    return report
+
+
+def message_for_reminders(
+    *, subscription: Subscription, reminders: list[Reminder], today: dt.date, now: dt.datetime
+) -> Message:
+    """One digest for every reminder of a subscriber due in this sweep."""
+    # One line per milestone occurrence, even when several lead times fell due together
+    # (after an outage, the 30-day and 7-day reminders of the same deadline).
+    items = []
+    ordered = sorted(reminders, key=lambda r: (r.occurrence, r.milestone.title, r.milestone_id))
+    for (_, _, _), group in groupby(
+        ordered, key=lambda r: (r.occurrence, r.milestone.title, r.milestone_id)
+    ):
+        group = list(group)
+        first = group[0]
+        days_left = (first.occurrence - today).days
+        items.append(
+            {
+                "milestone": first.milestone,
+                "occurrence": first.occurrence,
+                "days_left": days_left,
+                "late": days_left < min(r.lead_days for r in group),
+                "url": settings.SITE_URL + first.milestone.get_absolute_url(),
+            }
+        )
+    unsubscribe_url = settings.SITE_URL + reverse(
+        "reminders:unsubscribe",
+        kwargs={"token": subscription_token(subscription=subscription, purpose=UNSUBSCRIBE)},
+    )
+    context = {"subscription": subscription, "items": items, "unsubscribe_url": unsubscribe_url}
+    subject, text, html = _render("reminders", subscription.language, context)
+    return Message.objects.create(
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        kind=Message.Kind.REMINDERS,
+        subscription=subscription,
+        to_email=subscription.email,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        next_attempt_at=now,
+    )
+
+
+class TemporaryFailure(Exception):
+    """Worth trying again later."""
+
+
+class PermanentFailure(Exception):
+    """Trying again will not help."""
+
+
+def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return (
+            TemporaryFailure(str(exc))
+            if all(400 <= c < 500 for c in codes)
+            else PermanentFailure(str(exc))
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        kind = TemporaryFailure if 400 <= exc.smtp_code < 500 else PermanentFailure
+        return kind(f"{exc.smtp_code} {exc.smtp_error!r}")
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.error)):
+        return TemporaryFailure(f"{type(exc).__name__}: {exc}")
+    return PermanentFailure(f"{type(exc).__name__}: {exc}")
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, 8... minutes, capped at an hour."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+@transaction.atomic
+def subscription_unsubscribe(*, subscription: Subscription) -> None:
+    """Stop everything for this subscription at once; repeating it is harmless."""
+    if subscription.status == Subscription.Status.UNSUBSCRIBED:
+        return
+    Subscription.objects.filter(pk=subscription.pk).update(
+        status=Subscription.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+    )
+    subscription.reminders.filter(status=Reminder.Status.PENDING).update(
+        status=Reminder.Status.CANCELLED
+    )
+    subscription.messages.filter(status=Message.Status.QUEUED).update(
+        status=Message.Status.CANCELLED
+    )
+
+
+def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
+    """Claim one queued message, send it over SMTP, record the outcome; returns its status."""
+    now = now or timezone.now()
+    won = Message.objects.filter(
+        pk=message_id, status=Message.Status.QUEUED, next_attempt_at__lte=now
+    ).update(status=Message.Status.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1)
+    if not won:
+        return "not-claimed"
+    message = Message.objects.get(pk=message_id)
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        to=[message.to_email],
+        headers=message.headers,
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    try:
+        with get_connection() as connection:
+            connection.send_messages([email])
+    except Exception as exc:  # classified below; nothing escapes unrecorded
+        failure = _classify(exc)
+        done = isinstance(failure, PermanentFailure) or message.attempts >= MAX_ATTEMPTS
+        Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
+            status=Message.Status.FAILED if done else Message.Status.QUEUED,
+            last_error=str(failure)[:2000],
+            next_attempt_at=now + backoff(message.attempts),
+            lease_until=None,
+        )
+        log.warning("message %s: %s (%s)", message_id, failure, "failed" if done else "will retry")
+        return Message.Status.FAILED if done else Message.Status.QUEUED
+    Message.objects.filter(pk=message_id).update(
+        status=Message.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+    )
+    return Message.Status.SENT
+
+
+def messages_ready(*, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """Queued messages whose time has come (first tries and retries)."""
+    return list(
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
