@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 LEASE = dt.timedelta(minutes=5)
 SWEEP_BATCH = 500
+REDISPATCH_AFTER = dt.timedelta(minutes=2)
 OCCURRENCES_AHEAD = 3
 
 
@@ -261,9 +262,24 @@ def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
 
 
 def messages_ready(*, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
-    """Queued messages whose time has come (first tries and retries)."""
-    return list(
+    """Queued messages whose time has come and that no live task is already carrying.
+
+    Marks them dispatched; one whose task was lost (broker down, worker killed) is offered
+    again after REDISPATCH_AFTER.
+    """
+    ids = list(
         Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
+    Message.objects.filter(pk__in=ids).update(dispatched_at=now)
+    return ids
+
+
+def messages_dispatch_on_commit(message_ids: list[int]) -> None:
+    """Hand messages to the workers once the transaction that made them has committed."""
+    from tracker.reminders.tasks import dispatch  # tasks import this module
+
+    if message_ids:
+        transaction.on_commit(lambda: dispatch(message_ids))

@@ -1,5 +1,7 @@
 """Celery tasks of the reminder engine: thin wrappers that take primary keys."""
 
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -12,8 +14,7 @@ def reminders_sweep_task() -> dict:
     now = timezone.now()
     report = reminders_sweep(now=now)  # committed on return
     ready = messages_ready(now=now)
-    for message_id in ready:
-        message_send_task.delay(message_id)
+    dispatch(ready)
     return {"recovered": report.recovered, "skipped": report.skipped, "dispatched": len(ready)}
 
 
@@ -21,3 +22,20 @@ def reminders_sweep_task() -> dict:
 def message_send_task(message_id: int) -> str:
     """Send one message if this worker wins its claim."""
     return message_send(message_id=message_id)
+
+
+log = logging.getLogger(__name__)
+
+
+def dispatch(message_ids: list[int]) -> None:
+    """Put send tasks on the broker; if it is down, the rows wait for the next sweep."""
+    for message_id in message_ids:
+        try:
+            message_send_task.apply_async((message_id,), retry=False)
+        except Exception:  # broker unreachable: nothing is lost, the sweep re-offers the row
+            log.warning(
+                "broker unavailable; message %s will be dispatched by a later sweep",
+                message_id,
+                exc_info=True,
+            )
+            return
