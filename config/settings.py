@@ -120,6 +120,11 @@ STORAGES = {
     },
 }
 
+# The database cache keeps throttling shared between processes and working while Redis is down.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "jalon_cache"}
+}
+
 # Email: SMTP when EMAIL_HOST is set, otherwise one file per message under var/mail/.
 EMAIL_HOST = env.str("EMAIL_HOST", "")
 if EMAIL_HOST:
@@ -183,7 +188,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/minute"},
+    "DEFAULT_THROTTLE_RATES": {"subscribe": env.str("SUBSCRIBE_RATE", "10/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jalon API",
@@ -191,6 +196,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "REDOC_DIST": "SIDECAR",  # served by WhiteNoise, no CDN
+    "ENUM_NAME_OVERRIDES": {"CategoryEnum": "tracker.catalogue.models.Milestone.Category"},
 }
 
 # HTTPS hardening; SECURE=true behind a TLS-terminating proxy in production.

@@ -1,11 +1,15 @@
 import datetime as dt
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tracker.catalogue.models import Amendment, Milestone, Regulation
+from tracker.catalogue.models import Amendment, Milestone, Regulation, Role, Scope
 from tracker.catalogue.selectors import UPCOMING_OCCURRENCES
+from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
+from tracker.reminders.subscriptions import Preferences
+from tracker.reminders.validation import parse_lead_days, validate_timezone
 
 
 class RegulationSerializer(serializers.ModelSerializer):
@@ -104,3 +108,65 @@ class MilestoneSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         path = milestone.get_absolute_url()
         return request.build_absolute_uri(path) if request else path
+
+
+class SubscriptionRequestSerializer(serializers.Serializer):
+    """A subscribe request; answered the same way whether or not the address is known."""
+
+    email = serializers.EmailField()
+    regulation = serializers.SlugRelatedField(
+        slug_field="key", queryset=Regulation.objects.all(), required=False, allow_null=True
+    )
+    roles = serializers.SlugRelatedField(
+        slug_field="key", queryset=Role.objects.all(), many=True, required=False
+    )
+    scopes = serializers.SlugRelatedField(
+        slug_field="key", queryset=Scope.objects.all(), many=True, required=False
+    )
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Milestone.Category.choices), required=False
+    )
+    milestones = serializers.SlugRelatedField(
+        slug_field="key",
+        queryset=Milestone.objects.exclude(kind=Milestone.Kind.RELATIVE),
+        many=True,
+        required=False,
+    )
+    lead_days = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list(DEFAULT_LEAD_DAYS)
+    )
+    language = serializers.ChoiceField(choices=Language.choices, default=Language.EN)
+    timezone = serializers.CharField(default="Europe/Brussels")
+    send_hour = serializers.IntegerField(min_value=0, max_value=23, default=9)
+
+    def validate_lead_days(self, value):
+        return _django_to_drf(parse_lead_days, value)
+
+    def validate_timezone(self, value):
+        return _django_to_drf(validate_timezone, value)
+
+    def validate(self, data):
+        if not data.get("regulation") and not data.get("milestones"):
+            raise serializers.ValidationError("Choose a regulation or at least one milestone.")
+        return data
+
+    def preferences(self) -> Preferences:
+        data = self.validated_data
+        return Preferences(
+            regulation=data.get("regulation"),
+            roles=data.get("roles", []),
+            scopes=data.get("scopes", []),
+            categories=data.get("categories", []),
+            milestones=data.get("milestones", []),
+            lead_days=data["lead_days"],
+            language=data["language"],
+            timezone=data["timezone"],
+            send_hour=data["send_hour"],
+        )
+
+
+def _django_to_drf(validator, value):
+    try:
+        return validator(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from exc

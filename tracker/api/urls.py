@@ -7,6 +7,7 @@ from tracker.api import views
 router = DefaultRouter()
 router.register("milestones", views.MilestoneViewSet, basename="milestone")
 router.register("regulations", views.RegulationViewSet, basename="regulation")
+router.register("subscriptions", views.SubscriptionViewSet, basename="subscription")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,9 +1,19 @@
-from rest_framework import viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
 
-from tracker.api.serializers import MilestoneSerializer, RegulationSerializer
+from tracker.api.serializers import (
+    MilestoneSerializer,
+    RegulationSerializer,
+    SubscriptionRequestSerializer,
+)
 from tracker.catalogue.filters import MilestoneFilter
 from tracker.catalogue.models import Regulation
 from tracker.catalogue.selectors import milestone_queryset
+from tracker.reminders.subscriptions import subscription_request
+from tracker.reminders.throttles import SubscribeThrottle
+
+ACCEPTED = "If the address can receive email, a confirmation link is on its way."
 
 
 class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
@@ -21,3 +31,24 @@ class RegulationViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Regulation.objects.all()
     serializer_class = RegulationSerializer
     lookup_field = "key"
+
+
+class SubscriptionViewSet(viewsets.ViewSet):
+    """Subscribe to reminders; a confirmation email activates the subscription."""
+
+    throttle_classes = [SubscribeThrottle]
+    serializer_class = SubscriptionRequestSerializer
+
+    @extend_schema(
+        request=SubscriptionRequestSerializer,
+        responses={
+            202: inline_serializer("SubscriptionAccepted", {"detail": serializers.CharField()})
+        },
+    )
+    def create(self, request):
+        serializer = SubscriptionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription_request(
+            email=serializer.validated_data["email"], preferences=serializer.preferences()
+        )
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)

@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from tracker.catalogue.forms import AmendmentForm
 from tracker.catalogue.models import Amendment, Milestone, Regulation, Role, Scope
-from tracker.catalogue.services import milestone_amend
+from tracker.catalogue.services import milestone_amend, milestone_changed
 
 
 class YearFilter(admin.SimpleListFilter):
@@ -125,6 +125,12 @@ class MilestoneAdmin(CatalogueAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or {"date", "status"} & set(form.changed_data):
+            # The admin wraps this in a transaction: reminders move with the edit or not at all.
+            milestone_changed(milestone=obj, old_date=form.initial.get("date"))
 
     def get_urls(self):
         urls = [

@@ -30,20 +30,32 @@ class LoadReport:
 
 
 def _upsert(model, *, lookup: dict, values: dict, reason: str):
-    """Create or update one row, saving only when a value differs: (obj, created, changed)."""
+    """Create or update one row, saving only when a value differs.
+
+    Returns (obj, created, old) where `old` maps each changed field to its previous value.
+    """
     obj = model.objects.filter(**lookup).first()
     if obj is None:
         obj = model(**lookup, **values)
         obj._change_reason = reason
         obj.save()
-        return obj, True, True
-    changed = [name for name, value in values.items() if getattr(obj, name) != value]
-    if changed:
-        for name in changed:
+        return obj, True, {}
+    old = {
+        name: getattr(obj, name) for name, value in values.items() if getattr(obj, name) != value
+    }
+    if old:
+        for name in old:
             setattr(obj, name, values[name])
-        obj._change_reason = f"{reason}: {', '.join(changed)}"
+        obj._change_reason = f"{reason}: {', '.join(old)}"
         obj.save()
-    return obj, False, bool(changed)
+    return obj, False, old
+
+
+def milestone_changed(*, milestone: Milestone, old_date: dt.date | None, **source) -> None:
+    """Tell the reminder engine, in this transaction, that a date or status changed."""
+    from tracker.reminders.subscriptions import milestone_changed as reminders_milestone_changed
+
+    reminders_milestone_changed(milestone=milestone, old_date=old_date, **source)
 
 
 def _sync_keys(manager, wanted: set[str], by_key: dict) -> bool:
@@ -76,28 +88,34 @@ def catalogue_load_pack(*, pack: Pack) -> LoadReport:
     for spec in pack.milestones:
         values = {k: v for k, v in spec.fields.items() if k != "key"}
         values["regulation_id"] = regulation.id
-        milestone, created, changed = _upsert(
+        milestone, created, old = _upsert(
             Milestone, lookup={"key": spec.key}, values=values, reason=reason
         )
+        changed = bool(old)
         changed |= _sync_keys(milestone.roles, set(spec.roles), roles)
         changed |= _sync_keys(milestone.scopes, set(spec.scopes), scopes)
         for amendment in spec.amendments:
-            changed |= _upsert(
-                Amendment,
-                lookup={
-                    "milestone": milestone,
-                    "old_date": amendment.old_date,
-                    "new_date": amendment.new_date,
-                    "amending_act": amendment.amending_act,
-                },
-                values={
-                    "source_url": amendment.source_url,
-                    "effective_on": amendment.effective_on,
-                    "confidence": amendment.confidence,
-                    "note": amendment.note,
-                },
-                reason=reason,
-            )[2]
+            changed |= (
+                _upsert(
+                    Amendment,
+                    lookup={
+                        "milestone": milestone,
+                        "old_date": amendment.old_date,
+                        "new_date": amendment.new_date,
+                        "amending_act": amendment.amending_act,
+                    },
+                    values={
+                        "source_url": amendment.source_url,
+                        "effective_on": amendment.effective_on,
+                        "confidence": amendment.confidence,
+                        "note": amendment.note,
+                    },
+                    reason=reason,
+                )[2]
+                != {}
+            )
+        if created or "date" in old or "status" in old:
+            milestone_changed(milestone=milestone, old_date=old.get("date", milestone.date))
         if created:
             report.created.append(spec.key)
         elif changed:
@@ -153,4 +171,10 @@ def milestone_amend(
     )
     milestone._history_user = recorded_by
     milestone.save()
+    milestone_changed(
+        milestone=milestone,
+        old_date=amendment.old_date,
+        amending_act=amendment.amending_act,
+        source_url=amendment.source_url,
+    )
     return amendment

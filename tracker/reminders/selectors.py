@@ -30,3 +30,30 @@ def subscription_milestones(*, subscription: Subscription) -> QuerySet[Milestone
         .exclude(kind=Milestone.Kind.RELATIVE)
         .filter(status__in=REMINDABLE_STATUSES)
     )
+
+
+def milestone_followers(*, milestone: Milestone) -> list[Subscription]:
+    """Active subscriptions that follow a milestone, by choice or through their filter."""
+    candidates = (
+        Subscription.objects.filter(status=Subscription.Status.ACTIVE)
+        .filter(Q(milestones=milestone) | Q(regulation_id=milestone.regulation_id))
+        .distinct()
+        .prefetch_related("roles", "scopes", "milestones")
+    )
+    role_ids = {r.pk for r in milestone.roles.all()}
+    scope_ids = {s.pk for s in milestone.scopes.all()}
+
+    def follows(subscription: Subscription) -> bool:
+        if any(m.pk == milestone.pk for m in subscription.milestones.all()):
+            return True
+        if subscription.regulation_id != milestone.regulation_id:
+            return False
+        roles = {r.pk for r in subscription.roles.all()}
+        scopes = {s.pk for s in subscription.scopes.all()}
+        return (
+            (not roles or bool(roles & role_ids))
+            and (not scopes or bool(scopes & scope_ids))
+            and (not subscription.categories or milestone.category in subscription.categories)
+        )
+
+    return [s for s in candidates if follows(s)]

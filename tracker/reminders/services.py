@@ -20,13 +20,11 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from tracker.reminders.emails import render_email, subscription_links, unsubscribe_headers
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.selectors import subscription_milestones
-from tracker.reminders.tokens import UNSUBSCRIBE, subscription_token
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +43,20 @@ def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
-def reminders_plan(*, subscription: Subscription, today: dt.date) -> int:
-    """Create the reminders still ahead for an active subscription; returns how many are new."""
+def reminders_plan(
+    *, subscription: Subscription, today: dt.date, only: list[int] | None = None
+) -> int:
+    """Create the reminders still ahead for an active subscription; returns how many are new.
+
+    `only` limits planning to some milestones (after one of them moved).
+    """
     if subscription.status != Subscription.Status.ACTIVE:
         return 0
+    milestones = subscription_milestones(subscription=subscription)
+    if only is not None:
+        milestones = milestones.filter(pk__in=only)
     rows = []
-    for milestone in subscription_milestones(subscription=subscription):
+    for milestone in milestones:
         for occurrence in milestone.occurrences(start=today, count=OCCURRENCES_AHEAD):
             for lead in subscription.lead_days:
                 day = occurrence - dt.timedelta(days=lead)
@@ -68,16 +74,6 @@ def reminders_plan(*, subscription: Subscription, today: dt.date) -> int:
     before = subscription.reminders.count()
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)
     return subscription.reminders.count() - before
-
-
-def _render(kind: str, language: str, context: dict) -> tuple[str, str, str]:
-    """Subject, text and HTML of one email, in the subscriber's language."""
-    with translation.override(language):
-        base = f"reminders/email/{language}/{kind}"
-        subject = render_to_string(f"{base}_subject.txt", context).strip()
-        text = render_to_string(f"{base}_body.txt", context)
-        html = render_to_string(f"{base}_body.html", context)
-    return " ".join(subject.split()), text, html
 
 
 @dataclass
@@ -158,17 +154,11 @@ def message_for_reminders(
                 "url": settings.SITE_URL + first.milestone.get_absolute_url(),
             }
         )
-    unsubscribe_url = settings.SITE_URL + reverse(
-        "reminders:unsubscribe",
-        kwargs={"token": subscription_token(subscription=subscription, purpose=UNSUBSCRIBE)},
-    )
-    context = {"subscription": subscription, "items": items, "unsubscribe_url": unsubscribe_url}
-    subject, text, html = _render("reminders", subscription.language, context)
+    links = subscription_links(subscription)
+    context = {"subscription": subscription, "items": items, **links}
+    subject, text, html = render_email("reminders", subscription.language, context)
     return Message.objects.create(
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        headers=unsubscribe_headers(links["unsubscribe_url"]),
         kind=Message.Kind.REMINDERS,
         subscription=subscription,
         to_email=subscription.email,

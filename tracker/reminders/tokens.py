@@ -7,9 +7,12 @@ from django.core import signing
 from tracker.reminders.models import Subscription
 
 CONFIRM = "confirm"
+MANAGE = "manage"
 UNSUBSCRIBE = "unsubscribe"
-# Unsubscribe links must keep working from any old email (RFC 8058); confirm links expire.
-MAX_AGE = {CONFIRM: 7 * 24 * 3600, UNSUBSCRIBE: None}
+DAY = 24 * 3600
+# Unsubscribe links must keep working from any old email (RFC 8058); confirm links expire with
+# the unconfirmed subscription; every email carries a fresh manage link.
+MAX_AGE = {CONFIRM: 7 * DAY, MANAGE: 90 * DAY, UNSUBSCRIBE: None}
 
 
 def subscription_token(*, subscription: Subscription, purpose: str) -> str:

@@ -1,0 +1,42 @@
+"""Rendering emails: one name, three templates (subject, text, HTML), one folder per language."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from tracker.reminders.models import Subscription
+from tracker.reminders.tokens import MANAGE, UNSUBSCRIBE, subscription_token
+
+
+def subscription_links(subscription: Subscription) -> dict[str, str]:
+    """Absolute, signed manage and unsubscribe links for the footer of every email."""
+
+    def link(name: str, purpose: str) -> str:
+        token = subscription_token(subscription=subscription, purpose=purpose)
+        return settings.SITE_URL + reverse(f"reminders:{name}", kwargs={"token": token})
+
+    return {
+        "manage_url": link("manage", MANAGE),
+        "unsubscribe_url": link("unsubscribe", UNSUBSCRIBE),
+    }
+
+
+def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe headers."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def render_email(kind: str, language: str, context: dict) -> tuple[str, str, str]:
+    """Subject, text and HTML of one email, in the subscriber's language."""
+    with translation.override(language):
+        base = f"reminders/email/{language}/{kind}"
+        subject = render_to_string(f"{base}_subject.txt", context)
+        text = render_to_string(f"{base}_body.txt", context)
+        html = render_to_string(f"{base}_body.html", context)
+    return " ".join(subject.split()), text, html

@@ -1,0 +1,93 @@
+from django import forms
+
+from tracker.catalogue.models import Milestone, Regulation, Role, Scope
+from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
+from tracker.reminders.subscriptions import Preferences
+from tracker.reminders.validation import parse_lead_days, validate_timezone
+
+HOURS = [(h, f"{h:02d}:00") for h in range(24)]
+
+
+class PreferencesForm(forms.Form):
+    """What to follow and how to be reminded: the subscribe and manage pages."""
+
+    regulation = forms.ModelChoiceField(
+        Regulation.objects.all(),
+        to_field_name="key",
+        required=False,
+        empty_label="No whole regulation (only the milestones chosen below)",
+        help_text="Follow a regulation, optionally narrowed by role, scope and category.",
+    )
+    roles = forms.ModelMultipleChoiceField(
+        Role.objects.all(), to_field_name="key", required=False,
+        widget=forms.CheckboxSelectMultiple, label="Only for these roles",
+    )  # fmt: skip
+    scopes = forms.ModelMultipleChoiceField(
+        Scope.objects.all(), to_field_name="key", required=False,
+        widget=forms.CheckboxSelectMultiple, label="Only for these risk scopes",
+    )  # fmt: skip
+    categories = forms.MultipleChoiceField(
+        choices=Milestone.Category.choices, required=False,
+        widget=forms.CheckboxSelectMultiple, label="Only these categories",
+    )  # fmt: skip
+    milestones = forms.ModelMultipleChoiceField(
+        Milestone.objects.exclude(kind=Milestone.Kind.RELATIVE).select_related("regulation"),
+        to_field_name="key", required=False, label="Or these milestones, one by one",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )  # fmt: skip
+    lead_days = forms.CharField(
+        initial=", ".join(map(str, DEFAULT_LEAD_DAYS)),
+        label="Remind me this many days before",
+        help_text="Whole days, separated by commas.",
+    )
+    language = forms.ChoiceField(choices=Language.choices, initial=Language.EN)
+    timezone = forms.CharField(initial="Europe/Brussels", label="Time zone")
+    send_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, initial=9, label="Local time reminders arrive"
+    )
+
+    def clean_lead_days(self):
+        return parse_lead_days(self.cleaned_data["lead_days"])
+
+    def clean_timezone(self):
+        return validate_timezone(self.cleaned_data["timezone"].strip())
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("regulation") and not data.get("milestones"):
+            raise forms.ValidationError("Choose a regulation or at least one milestone to follow.")
+        return data
+
+    def preferences(self) -> Preferences:
+        data = self.cleaned_data
+        return Preferences(
+            regulation=data["regulation"],
+            roles=list(data["roles"]),
+            scopes=list(data["scopes"]),
+            categories=data["categories"],
+            milestones=list(data["milestones"]),
+            lead_days=data["lead_days"],
+            language=data["language"],
+            timezone=data["timezone"],
+            send_hour=data["send_hour"],
+        )
+
+    @classmethod
+    def initial_for(cls, subscription) -> dict:
+        return {
+            "regulation": subscription.regulation,
+            "roles": list(subscription.roles.all()),
+            "scopes": list(subscription.scopes.all()),
+            "categories": subscription.categories,
+            "milestones": list(subscription.milestones.all()),
+            "lead_days": ", ".join(map(str, subscription.lead_days)),
+            "language": subscription.language,
+            "timezone": subscription.timezone,
+            "send_hour": subscription.send_hour,
+        }
+
+
+class SubscribeForm(PreferencesForm):
+    email = forms.EmailField(label="Email address")
+
+    field_order = ["email"]
