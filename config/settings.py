@@ -9,6 +9,7 @@ stops start-up with a message naming the variable (environs parses strictly).
 import secrets
 from pathlib import Path
 
+from celery.schedules import crontab
 from environs import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -175,8 +176,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The reviewed beat schedule: every periodic task Jalon runs is listed here.
+REMINDER_SWEEP_SECONDS = env.float("REMINDER_SWEEP_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE = {
-    "reminders-sweep": {"task": "tracker.reminders.tasks.reminders_sweep_task", "schedule": 60.0},
+    "reminders-sweep": {
+        "task": "tracker.reminders.tasks.reminders_sweep_task",
+        "schedule": REMINDER_SWEEP_SECONDS,
+    },
+    "reminders-plan-all": {
+        "task": "tracker.reminders.tasks.reminders_plan_all_task",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "subscriptions-expire": {
+        "task": "tracker.reminders.tasks.subscriptions_expire_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 
 REST_FRAMEWORK = {

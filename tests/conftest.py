@@ -124,3 +124,13 @@ def smtp_server(settings):
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
         settings.EMAIL_TIMEOUT = 5
         yield server
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks inline (the browser and admin tests want the whole chain in one process)."""
+    from config.celery_app import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False

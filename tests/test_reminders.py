@@ -322,3 +322,52 @@ def test_an_admin_retries_a_failed_message_and_cancels_a_queued_one(client, admi
     assert (failed.status, failed.attempts) == ("queued", 0)
     assert queued.status == "cancelled"
     assert client.get(url + "?status__exact=failed").status_code == 200
+
+
+def test_the_operations_view_counts_messages_per_day(client, admin_user, subscriber):
+    _one_message(subscriber)
+    Message.objects.create(
+        kind="test", to_email="x@example.org", subject="s", body_text="t", status="failed",
+        next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    Message.objects.create(
+        kind="test", to_email="y@example.org", subject="s", body_text="t",
+        next_attempt_at=timezone.now() - dt.timedelta(hours=1),
+    )  # fmt: skip
+    client.force_login(admin_user)
+
+    response = client.get("/admin/reminders/message/operations/")
+
+    assert response.status_code == 200
+    (today,) = response.context["days"]
+    assert {k: today[k] for k in ("sent", "failed", "queued", "overdue")} == {
+        "sent": 0, "failed": 1, "queued": 2, "overdue": 1,
+    }  # fmt: skip
+
+
+def test_an_admin_sends_a_test_email_through_the_outbox(
+    client, admin_user, smtp_server, eager_celery, django_capture_on_commit_callbacks
+):
+    client.force_login(admin_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/reminders/message/test-email/", {"to_email": "ops@example.org"}
+        )
+
+    message = Message.objects.get(kind="test")
+    assert response.status_code == 302
+    assert (message.to_email, message.status) == ("ops@example.org", "sent")
+    assert [m["To"] for m in smtp_server.messages] == ["ops@example.org"]
+    bad = client.post("/admin/reminders/message/test-email/", {"to_email": "nope"})
+    assert bad.status_code == 200
+    assert Message.objects.filter(kind="test").count() == 1
+
+
+def test_the_daily_walk_plans_new_occurrences_and_is_idempotent(subscriber):
+    from tracker.reminders.services import reminders_plan_all
+
+    first = reminders_plan_all(now=at(2026, 11, 27, 12))
+    again = reminders_plan_all(now=at(2026, 11, 27, 12))
+
+    assert (first, again) == (8, 0)

@@ -1,7 +1,17 @@
+from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 
 from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.reminders.selectors import operations_by_day
+from tracker.reminders.services import message_test
+
+
+class TestEmailForm(forms.Form):
+    to_email = forms.EmailField(label="Send a test email to")
 
 
 @admin.register(Subscription)
@@ -42,6 +52,45 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("operations/", view(self.operations_view), name="reminders_message_operations"),
+            path("test-email/", view(self.test_email_view), name="reminders_message_test"),
+            *super().get_urls(),
+        ]
+
+    def operations_view(self, request):
+        """Sent, failed, queued and overdue-in-queue messages per day, the last 30 days."""
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reminder operations",
+            "opts": self.model._meta,
+            "days": operations_by_day(now=timezone.now(), days=30),
+        }
+        return TemplateResponse(request, "admin/reminders/message/operations.html", context)
+
+    def test_email_view(self, request):
+        """Queue a test email through the real pipeline and show it in the outbox."""
+        if not self.has_change_permission(request):
+            return redirect("admin:index")
+        form = TestEmailForm(request.POST or None, initial={"to_email": request.user.email})
+        if request.method == "POST" and form.is_valid():
+            message = message_test(to_email=form.cleaned_data["to_email"], sent_by=request.user)
+            self.message_user(
+                request, f"Test email queued to {message.to_email}.", messages.SUCCESS
+            )
+            return redirect(reverse("admin:reminders_message_change", args=[message.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Send a test email",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/reminders/message/test_email.html", context)
 
 
 @admin.register(Reminder)

@@ -78,6 +78,7 @@ class Message(models.Model):
         REMINDERS = "reminders", "Deadline reminders"
         DATE_MOVED = "date_moved", "Date moved notice"
         CONFIRMATION = "confirmation", "Subscription confirmation"
+        TEST = "test", "Test email from the admin"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import datetime as dt
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 
 from tracker.catalogue.models import Milestone
-from tracker.reminders.models import Subscription
+from tracker.reminders.models import Message, Subscription
+
+OVERDUE_AFTER = dt.timedelta(minutes=10)
 
 # Statuses whose dates subscribers are reminded of; superseded or withdrawn dates are not.
 REMINDABLE_STATUSES = ["planned", "proposed", "adopted", "in_force"]
@@ -57,3 +62,22 @@ def milestone_followers(*, milestone: Milestone) -> list[Subscription]:
         )
 
     return [s for s in candidates if follows(s)]
+
+
+def operations_by_day(*, now: dt.datetime, days: int) -> list[dict]:
+    """Per day of creation: sent, failed, queued, and queued past their time (one query)."""
+    overdue = Q(status=Message.Status.QUEUED, next_attempt_at__lt=now - OVERDUE_AFTER)
+    return list(
+        Message.objects.filter(created_at__gte=now - dt.timedelta(days=days))
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            sent=Count("pk", filter=Q(status=Message.Status.SENT)),
+            failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
+            queued=Count(
+                "pk", filter=Q(status__in=[Message.Status.QUEUED, Message.Status.SENDING])
+            ),
+            overdue=Count("pk", filter=overdue),
+        )
+        .order_by("-day")
+    )

@@ -76,6 +76,22 @@ def reminders_plan(
     return subscription.reminders.count() - before
 
 
+def reminders_plan_all(*, now: dt.datetime) -> int:
+    """Plan every active subscription again (idempotent); returns how many reminders are new.
+
+    This is the daily horizon walk, not the sweep: its cost follows the subscriptions, which
+    is why it runs once a day and the minute-by-minute sweep never does it.
+    """
+    created = 0
+    active = Subscription.objects.filter(status=Subscription.Status.ACTIVE).prefetch_related(
+        "roles", "scopes"
+    )
+    for subscription in active.iterator(chunk_size=500):
+        today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+        created += reminders_plan(subscription=subscription, today=today)
+    return created
+
+
 @dataclass
 class SweepReport:
     """What one sweep did."""
@@ -196,6 +212,22 @@ def _classify(exc: Exception) -> Exception:
 def backoff(attempts: int) -> dt.timedelta:
     """1, 2, 4, 8... minutes, capped at an hour."""
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+@transaction.atomic
+def message_test(*, to_email: str, sent_by=None) -> Message:
+    """A test email through the whole pipeline (outbox, worker, SMTP), from the admin."""
+    who = getattr(sent_by, "username", "an admin")
+    message = Message.objects.create(
+        kind=Message.Kind.TEST,
+        to_email=to_email,
+        subject="Jalon test email",
+        body_text=f"This is a test email sent by {who} from the Jalon admin at "
+        f"{timezone.now():%Y-%m-%d %H:%M %Z}. If you can read it, delivery works.",
+        next_attempt_at=timezone.now(),
+    )
+    messages_dispatch_on_commit([message.pk])
+    return message
 
 
 @transaction.atomic

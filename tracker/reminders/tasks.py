@@ -5,7 +5,13 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from tracker.reminders.services import message_send, messages_ready, reminders_sweep
+from tracker.reminders.services import (
+    message_send,
+    messages_ready,
+    reminders_plan_all,
+    reminders_sweep,
+)
+from tracker.reminders.subscriptions import subscriptions_expire
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -22,6 +28,18 @@ def reminders_sweep_task() -> dict:
 def message_send_task(message_id: int) -> str:
     """Send one message if this worker wins its claim."""
     return message_send(message_id=message_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reminders_plan_all_task() -> int:
+    """Daily: plan what came into view (next recurring occurrences, new milestones)."""
+    return reminders_plan_all(now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def subscriptions_expire_task() -> int:
+    """Daily: forget subscriptions that were never confirmed."""
+    return subscriptions_expire(now=timezone.now())
 
 
 log = logging.getLogger(__name__)
