@@ -371,3 +371,28 @@ def test_the_daily_walk_plans_new_occurrences_and_is_idempotent(subscriber):
     again = reminders_plan_all(now=at(2026, 11, 27, 12))
 
     assert (first, again) == (8, 0)
+
+
+def test_a_message_that_kills_its_worker_every_time_ends_failed(subscriber):
+    message = _one_message(subscriber)
+    Message.objects.filter(pk=message.pk).update(
+        status="sending", attempts=6, lease_until=at(2027, 11, 2, 9, 5)
+    )
+
+    report = reminders_sweep(now=at(2027, 11, 2, 9, 6))
+
+    message.refresh_from_db()
+    assert (report.recovered, message.status, message.recoveries) == (0, "failed", 1)
+    assert message.last_error == "The worker was lost while sending, on every attempt."
+
+
+def test_a_resent_message_keeps_its_message_id(subscriber, smtp_server):
+    message = _one_message(subscriber)
+    message_send(message_id=message.pk, now=AFTER_SWEEP)
+    Message.objects.filter(pk=message.pk).update(status="queued")  # as after a crash
+
+    message_send(message_id=message.pk, now=AFTER_SWEEP)
+
+    first, second = smtp_server.messages
+    assert first["Message-ID"] == second["Message-ID"]
+    assert first["Message-ID"].startswith(f"<jalon.{message.pk}.")

@@ -14,6 +14,7 @@ import smtplib
 import socket
 from dataclasses import dataclass, field
 from itertools import groupby
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -102,8 +103,19 @@ class SweepReport:
 
 
 def _recover_stale(now: dt.datetime) -> int:
-    """Messages left 'sending' by a worker that died go back to the queue (counted)."""
-    return Message.objects.filter(status=Message.Status.SENDING, lease_until__lt=now).update(
+    """Messages left 'sending' by a worker that died go back to the queue, counted.
+
+    A message that has used all its attempts ends failed instead, so one that kills its
+    worker every time cannot loop (task_reject_on_worker_lost has no redelivery limit).
+    """
+    stale = Message.objects.filter(status=Message.Status.SENDING, lease_until__lt=now)
+    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=Message.Status.FAILED,
+        recoveries=F("recoveries") + 1,
+        lease_until=None,
+        last_error="The worker was lost while sending, on every attempt.",
+    )
+    return stale.update(
         status=Message.Status.QUEUED, recoveries=F("recoveries") + 1, lease_until=None
     )
 
@@ -246,11 +258,19 @@ def subscription_unsubscribe(*, subscription: Subscription) -> None:
     )
 
 
+def message_id_header(message: Message) -> str:
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<jalon.{message.pk}.{message.created_at:%Y%m%d%H%M%S}@{domain}>"
+
+
 def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
     """Claim one queued message, send it over SMTP, record the outcome; returns its status."""
     now = now or timezone.now()
     won = Message.objects.filter(
-        pk=message_id, status=Message.Status.QUEUED, next_attempt_at__lte=now
+        pk=message_id,
+        status=Message.Status.QUEUED,
+        next_attempt_at__lte=now,
+        attempts__lt=MAX_ATTEMPTS,
     ).update(status=Message.Status.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1)
     if not won:
         return "not-claimed"
@@ -259,7 +279,8 @@ def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
         subject=message.subject,
         body=message.body_text,
         to=[message.to_email],
-        headers=message.headers,
+        # A resend after a crash keeps its Message-ID, so mail systems can drop the copy.
+        headers={"Message-ID": message_id_header(message), **message.headers},
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
