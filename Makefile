@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 WEB_PORT ?= 8000
-export WEB_PORT
+SITE_URL ?= http://127.0.0.1:$(WEB_PORT)
+export WEB_PORT SITE_URL
 
 .PHONY: install run test test-sqlite test-postgres lint bench clean
 

@@ -71,6 +71,7 @@ def test_the_subscribe_form_shows_errors_in_place(page, site, smtp_server):  # n
     page.goto(site + "subscriptions/")
     page.get_by_label("Email address").fill("not an address")
     page.get_by_label("Remind me this many days before").fill("soon")
+    page.get_by_label("Regulation").select_option(label="None: only the milestones chosen below")
     page.get_by_role("button", name="Subscribe").click()
 
     expect(page.locator(".field.has-error")).to_have_count(2)

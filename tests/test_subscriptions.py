@@ -257,3 +257,12 @@ def test_a_pack_reload_that_moves_a_date_notifies_followers(tmp_path, active, sm
 
     notice = Message.objects.get(kind="date_moved")
     assert "The Commission reviews the Act" in notice.subject
+
+
+def test_a_milestone_page_links_to_a_subscription_for_that_milestone(client, loaded_small_pack):
+    page = client.get(reverse("web:milestone", kwargs={"key": "test-high-risk"}))
+    assert "/subscriptions/?milestone=test-high-risk" in page.content.decode()
+
+    form = client.get("/subscriptions/?milestone=test-high-risk").context["form"]
+
+    assert form.initial == {"regulation": None, "milestones": ["test-high-risk"]}

@@ -15,7 +15,7 @@ class PreferencesForm(forms.Form):
         Regulation.objects.all(),
         to_field_name="key",
         required=False,
-        empty_label="No whole regulation (only the milestones chosen below)",
+        empty_label="None: only the milestones chosen below",
         help_text="Follow a regulation, optionally narrowed by role, scope and category.",
     )
     roles = forms.ModelMultipleChoiceField(

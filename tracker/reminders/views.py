@@ -2,6 +2,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from tracker.catalogue.selectors import regulation_default
 from tracker.reminders.emails import subscription_links
 from tracker.reminders.forms import PreferencesForm, SubscribeForm
 from tracker.reminders.services import subscription_unsubscribe
@@ -14,6 +15,14 @@ from tracker.reminders.throttles import SubscribeThrottle
 from tracker.reminders.tokens import CONFIRM, MANAGE, UNSUBSCRIBE, subscription_from_token
 
 
+def _initial(request) -> dict:
+    """Pre-fill from a link: ?milestone=<key> (from a milestone page) or ?regulation=<key>."""
+    if milestone := request.GET.get("milestone"):
+        return {"regulation": None, "milestones": [milestone]}
+    default = regulation_default()
+    return {"regulation": request.GET.get("regulation") or (default and default.key)}
+
+
 def _invalid_link(request):
     return render(request, "reminders/link_invalid.html", status=404)
 
@@ -21,9 +30,7 @@ def _invalid_link(request):
 @require_http_methods(["GET", "POST"])
 def subscribe(request):
     """The public subscribe form; the answer never says whether an address is known."""
-    form = SubscribeForm(
-        request.POST or None, initial={"regulation": request.GET.get("regulation")}
-    )
+    form = SubscribeForm(request.POST or None, initial=_initial(request))
     if request.method == "POST":
         throttle = SubscribeThrottle()
         if not throttle.allow_request(request, None):
