@@ -23,6 +23,12 @@ def free_port() -> int:
 class RecordingHandler:
     messages: list[email.message.Message] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
+    connections: int = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server, session, envelope):
         if self.replies:
@@ -42,6 +48,11 @@ class SMTPServer:
     @property
     def messages(self):
         return self.handler.messages
+
+    @property
+    def connections(self) -> int:
+        """SMTP sessions opened (EHLO commands seen)."""
+        return self.handler.connections
 
     def __enter__(self):
         self.controller.start()

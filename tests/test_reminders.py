@@ -10,6 +10,7 @@ from tracker.catalogue.models import Milestone, Regulation
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.services import (
     message_send,
+    messages_send,
     reminders_plan,
     reminders_sweep,
     subscription_unsubscribe,
@@ -396,3 +397,44 @@ def test_a_resent_message_keeps_its_message_id(subscriber, smtp_server):
     first, second = smtp_server.messages
     assert first["Message-ID"] == second["Message-ID"]
     assert first["Message-ID"].startswith(f"<jalon.{message.pk}.")
+
+
+def test_a_full_batch_keeps_each_subscribers_day_in_one_email(subscriber):
+    review = Milestone.objects.get(key="test-review")
+    high_risk = Milestone.objects.get(key="test-high-risk")
+    for n in range(3):
+        other = Subscription.objects.create(email=f"s{n}@example.org", status="active")
+        for milestone in (review, high_risk):
+            Reminder.objects.create(
+                subscription=other, milestone=milestone, occurrence=dt.date(2027, 12, 2),
+                lead_days=30, due_at=at(2027, 11, 2, 8),
+            )  # fmt: skip
+
+    first = reminders_sweep(now=at(2027, 11, 2, 9), batch=5)
+    second = reminders_sweep(now=at(2027, 11, 2, 9), batch=5)
+
+    assert (first.full, len(first.message_ids), second.full, len(second.message_ids)) == (
+        True, 2, False, 1,
+    )  # fmt: skip
+    assert [m.reminders.count() for m in Message.objects.order_by("pk")] == [2, 2, 2]
+
+
+def test_a_batch_of_messages_goes_over_one_connection_and_each_is_claimed_once(
+    subscriber, smtp_server
+):
+    for n in range(3):
+        Message.objects.create(
+            kind="test", to_email=f"t{n}@example.org", subject="s", body_text="t",
+            next_attempt_at=AFTER_SWEEP,
+        )  # fmt: skip
+    ids = list(Message.objects.values_list("pk", flat=True))
+
+    first = messages_send(message_ids=ids, now=AFTER_SWEEP)
+    again = messages_send(message_ids=ids, now=AFTER_SWEEP)
+
+    assert set(first.values()) == {"sent"}
+    assert set(again.values()) == {"not-claimed"}
+    assert sorted(m["To"] for m in smtp_server.messages) == [
+        "t0@example.org", "t1@example.org", "t2@example.org",
+    ]  # fmt: skip
+    assert smtp_server.connections == 1

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
 LEASE = dt.timedelta(minutes=5)
-SWEEP_BATCH = 500
+SWEEP_BATCH = 100  # small batches: workers start sending while the next one is rendered
+DISPATCH_LIMIT = 2000
 REDISPATCH_AFTER = dt.timedelta(minutes=2)
 OCCURRENCES_AHEAD = 3
 
@@ -99,6 +100,7 @@ class SweepReport:
 
     recovered: int = 0
     skipped: int = 0
+    full: bool = False
     message_ids: list[int] = field(default_factory=list)
 
 
@@ -121,48 +123,58 @@ def _recover_stale(now: dt.datetime) -> int:
 
 
 @transaction.atomic
-def reminders_sweep(*, now: dt.datetime) -> SweepReport:
-    """Turn the reminders that are due into messages, one per subscriber and batch.
+def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepReport:
+    """Turn the reminders that are due into messages, one per subscriber.
 
     Reads only due rows (a partial index on pending reminders), so its cost follows what is
     due, not how many subscriptions exist. Locked rows are skipped: an overlapping sweep
-    takes the others.
+    takes the others. Takes at most `batch` reminders; `report.full` says more may wait.
     """
     report = SweepReport(recovered=_recover_stale(now))
     due = list(
         Reminder.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=Reminder.Status.PENDING, due_at__lte=now)
         .select_related("subscription", "milestone")
-        .order_by("subscription_id", "occurrence", "milestone_id")[:SWEEP_BATCH]
+        .order_by("subscription_id", "occurrence", "milestone_id")[:batch]
     )
-    for _subscription_id, group in groupby(due, key=lambda r: r.subscription_id):
-        reminders = list(group)
+    groups = [list(group) for _, group in groupby(due, key=lambda r: r.subscription_id)]
+    report.full = len(due) == batch
+    if report.full and len(groups) > 1:
+        groups.pop()  # the last subscriber may have more due: keep their day in one email
+    skipped, cancelled, queued, messages = [], [], [], []
+    for reminders in groups:
         subscription = reminders[0].subscription
         today = now.astimezone(ZoneInfo(subscription.timezone)).date()
         live = [r for r in reminders if r.occurrence >= today]
-        stale = [r.pk for r in reminders if r.occurrence < today]
-        if stale:
-            Reminder.objects.filter(pk__in=stale).update(status=Reminder.Status.SKIPPED)
-            report.skipped += len(stale)
-        if not live or subscription.status != Subscription.Status.ACTIVE:
-            Reminder.objects.filter(pk__in=[r.pk for r in live]).update(
-                status=Reminder.Status.CANCELLED
-            )
+        skipped += [r for r in reminders if r.occurrence < today]
+        if not live:
             continue
-        message = message_for_reminders(
-            subscription=subscription, reminders=live, today=today, now=now
+        if subscription.status != Subscription.Status.ACTIVE:
+            cancelled += live
+            continue
+        messages.append(
+            message_for_reminders(subscription=subscription, reminders=live, today=today, now=now)
         )
-        Reminder.objects.filter(pk__in=[r.pk for r in live]).update(
+        queued.append(live)
+    Message.objects.bulk_create(messages)
+    for message, reminders in zip(messages, queued, strict=True):
+        # One small UPDATE per message is cheaper than bulk_update's CASE over the batch.
+        Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(
             status=Reminder.Status.QUEUED, message=message
         )
-        report.message_ids.append(message.pk)
+    Reminder.objects.filter(pk__in=[r.pk for r in skipped]).update(status=Reminder.Status.SKIPPED)
+    Reminder.objects.filter(pk__in=[r.pk for r in cancelled]).update(
+        status=Reminder.Status.CANCELLED
+    )
+    report.skipped = len(skipped)
+    report.message_ids = [m.pk for m in messages]
     return report
 
 
 def message_for_reminders(
     *, subscription: Subscription, reminders: list[Reminder], today: dt.date, now: dt.datetime
 ) -> Message:
-    """One digest for every reminder of a subscriber due in this sweep."""
+    """One digest (unsaved) for every reminder of a subscriber due in this sweep."""
     # One line per milestone occurrence, even when several lead times fell due together
     # (after an outage, the 30-day and 7-day reminders of the same deadline).
     items = []
@@ -185,7 +197,7 @@ def message_for_reminders(
     links = subscription_links(subscription)
     context = {"subscription": subscription, "items": items, **links}
     subject, text, html = render_email("reminders", subscription.language, context)
-    return Message.objects.create(
+    return Message(
         headers=unsubscribe_headers(links["unsubscribe_url"]),
         kind=Message.Kind.REMINDERS,
         subscription=subscription,
@@ -263,18 +275,35 @@ def message_id_header(message: Message) -> str:
     return f"<jalon.{message.pk}.{message.created_at:%Y%m%d%H%M%S}@{domain}>"
 
 
-def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
-    """Claim one queued message, send it over SMTP, record the outcome; returns its status."""
-    now = now or timezone.now()
-    won = Message.objects.filter(
-        pk=message_id,
-        status=Message.Status.QUEUED,
-        next_attempt_at__lte=now,
-        attempts__lt=MAX_ATTEMPTS,
-    ).update(status=Message.Status.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1)
-    if not won:
-        return "not-claimed"
-    message = Message.objects.get(pk=message_id)
+def _claim(message_ids: list[int], now: dt.datetime) -> list[int]:
+    """Mark the given queued, due messages 'sending' in one statement; the ids this caller won.
+
+    A conditional UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+): each row goes to exactly
+    one caller however many workers, sweeps or redelivered tasks ask at once.
+    """
+    ops = connection.ops
+    table = connection.ops.quote_name(Message._meta.db_table)
+    marks = ", ".join(["%s"] * len(message_ids))
+    # Only the quoted table name and placeholders are interpolated.
+    sql = (
+        f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1 "  # noqa: S608
+        f"WHERE id IN ({marks}) AND status = %s AND next_attempt_at <= %s AND attempts < %s "
+        "RETURNING id"
+    )
+    params = [
+        Message.Status.SENDING,
+        ops.adapt_datetimefield_value(now + LEASE),
+        *message_ids,
+        Message.Status.QUEUED,
+        ops.adapt_datetimefield_value(now),
+        MAX_ATTEMPTS,
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _email(message: Message) -> EmailMultiAlternatives:
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.body_text,
@@ -284,27 +313,60 @@ def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
-    try:
-        with get_connection() as connection:
-            connection.send_messages([email])
-    except Exception as exc:  # classified below; nothing escapes unrecorded
-        failure = _classify(exc)
-        done = isinstance(failure, PermanentFailure) or message.attempts >= MAX_ATTEMPTS
-        Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
-            status=Message.Status.FAILED if done else Message.Status.QUEUED,
-            last_error=str(failure)[:2000],
-            next_attempt_at=now + backoff(message.attempts),
-            lease_until=None,
-        )
-        log.warning("message %s: %s (%s)", message_id, failure, "failed" if done else "will retry")
-        return Message.Status.FAILED if done else Message.Status.QUEUED
-    Message.objects.filter(pk=message_id).update(
-        status=Message.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+    return email
+
+
+def _record_failure(message: Message, exc: Exception, now: dt.datetime) -> str:
+    failure = _classify(exc)
+    done = isinstance(failure, PermanentFailure) or message.attempts >= MAX_ATTEMPTS
+    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.FAILED if done else Message.Status.QUEUED,
+        last_error=str(failure)[:2000],
+        next_attempt_at=now + backoff(message.attempts),
+        lease_until=None,
     )
-    return Message.Status.SENT
+    log.warning("message %s: %s (%s)", message.pk, failure, "failed" if done else "will retry")
+    return Message.Status.FAILED if done else Message.Status.QUEUED
 
 
-def messages_ready(*, now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+def messages_send(*, message_ids: list[int], now: dt.datetime | None = None) -> dict[int, str]:
+    """Claim queued messages, send them over one SMTP connection, record each outcome.
+
+    Each message is marked sent as soon as the server accepted it, so a worker killed
+    mid-batch can cause a duplicate only for the one message it was sending.
+    """
+    now = now or timezone.now()
+    outcome = dict.fromkeys(message_ids, "not-claimed")
+    won = _claim(message_ids, now) if message_ids else []
+    if not won:
+        return outcome
+    messages = Message.objects.in_bulk(won)
+    smtp = get_connection()
+    try:
+        for message_id in won:
+            message = messages[message_id]
+            try:
+                smtp.open()  # a no-op while the connection is up
+                smtp.send_messages([_email(message)])
+            except Exception as exc:  # classified and recorded; nothing escapes unrecorded
+                outcome[message_id] = _record_failure(message, exc, now)
+                smtp.close()  # the next message starts on a fresh connection
+                continue
+            Message.objects.filter(pk=message_id).update(
+                status=Message.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+            )
+            outcome[message_id] = Message.Status.SENT
+    finally:
+        smtp.close()
+    return outcome
+
+
+def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
+    """Send one message if this caller wins its claim; returns its status or 'not-claimed'."""
+    return messages_send(message_ids=[message_id], now=now)[message_id]
+
+
+def messages_ready(*, now: dt.datetime, limit: int = DISPATCH_LIMIT) -> list[int]:
     """Queued messages whose time has come and that no live task is already carrying.
 
     Marks them dispatched; one whose task was lost (broker down, worker killed) is offered

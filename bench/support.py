@@ -1,0 +1,92 @@
+"""Shared by the reminder-engine benchmarks: a throwaway PostgreSQL database, Django on it.
+
+Each benchmark creates its own database (`jalon_bench_<name>_<pid>`), migrates it, and drops
+it on the way out, even when the run fails or is interrupted (Ctrl-C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+# The PostgreSQL server to create the scratch databases on (no database name).
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so that `finally` blocks clean up."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def _admin_execute(sql: str) -> None:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+        connection.execute(sql)
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """Create `jalon_bench_<name>_<pid>`, yield its URL, drop it afterwards."""
+    database = f"jalon_bench_{name}_{os.getpid()}"
+    _admin_execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"{PG_SERVER}/{database}"
+    finally:
+        _close_django_connections()
+        # FORCE also ends the sessions of a worker that did not shut down cleanly.
+        _admin_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _close_django_connections() -> None:
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+def django_setup(database_url: str, **environ: str) -> None:
+    """Point the settings at `database_url` (plus any variables given), set up, migrate.
+
+    The settings read the environment once, so everything is set before django.setup().
+    """
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.update(environ)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def milestone_create(*, date):
+    """One regulation and one fixed, in-force milestone on `date` (what reminders point at)."""
+    import datetime as dt
+
+    from tracker.catalogue.models import Milestone, Regulation
+
+    regulation = Regulation.objects.create(
+        key="eu-ai-act", short_name="EU AI Act", title="AI Act", source_url="https://example.org"
+    )
+    return Milestone.objects.create(
+        regulation=regulation,
+        key="bench-deadline",
+        title="High-risk obligations apply",
+        date=date,
+        category="application",
+        status="in_force",
+        confidence="high",
+        legal_basis="Art. 113",
+        source_url="https://example.org",
+        verified_on=dt.date(2026, 1, 1),
+    )
