@@ -4,7 +4,6 @@ Real PostgreSQL, Redis, two beats, one worker (2 processes) and an SMTP server o
 runs in the PostgreSQL pass of `make test`.
 """
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -13,11 +12,9 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from django.db import connection
-from django.utils import timezone
 
-from tracker.catalogue.models import Milestone, Regulation
-from tracker.reminders.models import Message, Reminder, Subscription
+from tests.pipeline_support import due_reminders, postgres_only, worker_env
+from tracker.reminders.models import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIBERS = 30
@@ -26,20 +23,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def env(redis_url, smtp_server, tmp_path):
-    if connection.vendor != "postgresql":
-        pytest.skip("runs in the PostgreSQL pass (JALON_TEST_DB=postgres)")
-    db = connection.settings_dict
+    postgres_only()
     Celery(broker=redis_url).control.purge()
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DATABASE_CONN_MAX_AGE": "0",
-        "REDIS_URL": redis_url,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
-        "REMINDER_SWEEP_SECONDS": "1",
-    }
+    return worker_env(redis_url=redis_url, smtp_port=smtp_server.port, REMINDER_SWEEP_SECONDS="1")
 
 
 def _start(args, env, log_path):
@@ -50,29 +36,9 @@ def _start(args, env, log_path):
     )  # fmt: skip
 
 
-def _due_reminders(count: int) -> None:
-    regulation = Regulation.objects.create(
-        key="eu-ai-act", short_name="EU AI Act", title="AI Act", source_url="https://example.org"
-    )
-    milestone = Milestone.objects.create(
-        regulation=regulation, key="soon", title="Soon",
-        date=timezone.localdate() + dt.timedelta(days=7), category="application",
-        status="in_force", confidence="high", legal_basis="Art. 113",
-        source_url="https://example.org", verified_on=dt.date(2026, 11, 27),
-    )  # fmt: skip
-    for n in range(count):
-        subscription = Subscription.objects.create(
-            email=f"s{n}@example.org", status="active", regulation=regulation
-        )
-        Reminder.objects.create(
-            subscription=subscription, milestone=milestone, occurrence=milestone.date,
-            lead_days=7, due_at=timezone.now() - dt.timedelta(minutes=1),
-        )  # fmt: skip
-
-
 def test_two_beat_processes_at_once_send_each_reminder_once(env, smtp_server, tmp_path):
     # Given due reminders for 30 subscribers
-    _due_reminders(SUBSCRIBERS)
+    due_reminders(SUBSCRIBERS)
     processes = [
         _start(["worker", "--concurrency", "2", "--hostname", f"beat-test-{os.getpid()}@x",
                 "--without-mingle", "--without-gossip"], env, tmp_path / "worker.log"),

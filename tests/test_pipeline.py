@@ -4,7 +4,6 @@ Runs in the PostgreSQL pass of `make test` (a worker in another process must see
 database, which an in-memory SQLite cannot share).
 """
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -13,35 +12,19 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
-from django.db import connection
-from django.utils import timezone
 
-from tracker.catalogue.models import Milestone, Regulation
-from tracker.reminders.models import Message, Reminder, Subscription
+from tests.pipeline_support import due_reminders, postgres_only, worker_env
+from tracker.reminders.models import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("runs in the PostgreSQL pass (JALON_TEST_DB=postgres)")
-
-
-@pytest.fixture
-def worker(postgres_only, redis_url, smtp_server, tmp_path):
+def worker(redis_url, smtp_server, tmp_path):
     """A real Celery worker (2 processes) on Redis, sending to the test's SMTP server."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DATABASE_CONN_MAX_AGE": "0",
-        "REDIS_URL": redis_url,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
-    }
+    postgres_only()
+    env = worker_env(redis_url=redis_url, smtp_port=smtp_server.port)
     client = Celery(broker=redis_url)
     client.control.purge()
     hostname = f"pipeline-{os.getpid()}@jalon-test"
@@ -65,26 +48,6 @@ def worker(postgres_only, redis_url, smtp_server, tmp_path):
         print((tmp_path / "worker.log").read_text())
 
 
-def _due_reminders(count: int) -> None:
-    regulation = Regulation.objects.create(
-        key="eu-ai-act", short_name="EU AI Act", title="AI Act", source_url="https://example.org"
-    )
-    milestone = Milestone.objects.create(
-        regulation=regulation, key="soon", title="Soon",
-        date=timezone.localdate() + dt.timedelta(days=7),
-        category="application", status="in_force", confidence="high", legal_basis="Art. 113",
-        source_url="https://example.org", verified_on=dt.date(2026, 11, 27),
-    )  # fmt: skip
-    for n in range(count):
-        subscription = Subscription.objects.create(
-            email=f"s{n}@example.org", status="active", regulation=regulation
-        )
-        Reminder.objects.create(
-            subscription=subscription, milestone=milestone, occurrence=milestone.date,
-            lead_days=7, due_at=timezone.now() - dt.timedelta(minutes=1),
-        )  # fmt: skip
-
-
 def _wait_for(predicate, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not predicate() and time.monotonic() < deadline:
@@ -92,7 +55,7 @@ def _wait_for(predicate, seconds: float) -> None:
 
 
 def test_every_due_reminder_arrives_exactly_once_when_two_sweeps_race(worker, smtp_server):
-    _due_reminders(20)
+    due_reminders(20)
 
     for _ in range(2):
         worker.send_task("tracker.reminders.tasks.reminders_sweep_task")

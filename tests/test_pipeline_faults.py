@@ -37,9 +37,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from tests.conftest import require
+from tests.pipeline_support import due_reminders, postgres_only, worker_env
 from tests.smtp import free_port
-from tracker.catalogue.models import Milestone, Regulation
-from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.reminders.models import Message, Reminder
 from tracker.reminders.services import (
     LEASE,
     REDISPATCH_AFTER,
@@ -58,9 +58,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("runs in the PostgreSQL pass (JALON_TEST_DB=postgres)")
+def _postgres_only():
+    postgres_only()
 
 
 def wait_for(predicate, seconds: float, what: str, detail=lambda: "") -> None:
@@ -167,17 +166,7 @@ class Worker:
     """A real Celery worker subprocess, in its own process group so it can be killed whole."""
 
     def __init__(self, *, broker_url: str, smtp_port: int, concurrency: int, log_path: Path):
-        db = connection.settings_dict
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "DATABASE_CONN_MAX_AGE": "0",
-            "REDIS_URL": broker_url,
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(smtp_port),
-            "EMAIL_TIMEOUT": "5",
-        }
+        self.env = worker_env(redis_url=broker_url, smtp_port=smtp_port, EMAIL_TIMEOUT="5")
         self.concurrency = concurrency
         self.log_path = log_path
         self.hostname = f"faults-{os.getpid()}-{log_path.stem}@jalon-test"
@@ -298,37 +287,6 @@ def web_celery_on(broker_url: str):
 # Data and helpers ----------------------------------------------------------------------
 
 
-def _due_reminders(count: int, first: int = 0) -> list[str]:
-    """`count` active subscribers, each with one reminder due a minute ago; their addresses."""
-    regulation, _ = Regulation.objects.get_or_create(
-        key="eu-ai-act",
-        defaults={
-            "short_name": "EU AI Act",
-            "title": "AI Act",
-            "source_url": "https://example.org",
-        },
-    )
-    milestone, _ = Milestone.objects.get_or_create(
-        regulation=regulation, key="soon", defaults=dict(
-            title="Soon", date=timezone.localdate() + dt.timedelta(days=7),
-            category="application", status="in_force", confidence="high",
-            legal_basis="Art. 113", source_url="https://example.org",
-            verified_on=dt.date(2026, 11, 27),
-        ),
-    )  # fmt: skip
-    addresses = []
-    for n in range(first, first + count):
-        subscription = Subscription.objects.create(
-            email=f"s{n}@example.org", status="active", regulation=regulation
-        )
-        Reminder.objects.create(
-            subscription=subscription, milestone=milestone, occurrence=milestone.date,
-            lead_days=7, due_at=timezone.now() - dt.timedelta(minutes=1),
-        )  # fmt: skip
-        addresses.append(subscription.email)
-    return sorted(addresses)
-
-
 def _sweep_in_process(now: dt.datetime) -> list[int]:
     """The body of reminders_sweep_task, at a chosen instant, in the test (web) process."""
     reminders_sweep(now=now)
@@ -368,7 +326,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_only_what_it_was_se
     # each message, and a worker of 4 processes
     smtp, smtp_port = smtp_server_with(reply_delay=0.3)
     first = start_worker(broker_url=redis_server.url, smtp_port=smtp_port, concurrency=4)
-    addresses = _due_reminders(30)
+    addresses = due_reminders(30)
 
     # When the sweep has queued them all and the worker's whole process group is SIGKILLed
     # after some, not all, messages arrived
@@ -445,11 +403,11 @@ def test_a_redis_outage_delays_reminders_without_losing_or_doubling_them(
     smtp, smtp_port = smtp_server_with()
     worker = start_worker(broker_url=redis_server.url, smtp_port=smtp_port)
     with web_celery_on(redis_server.url):
-        earlier = _due_reminders(1, first=100)
+        earlier = due_reminders(1, first=100)
         _sweep_in_process(timezone.now())
         wait_for(lambda: len(smtp.messages) == 1, 20, "the first reminder", worker.log_tail)
         # And 5 more subscribers whose reminder is due
-        addresses = _due_reminders(5)
+        addresses = due_reminders(5)
 
         # When Redis dies and the sweep runs in the web process meanwhile
         redis_server.stop()
@@ -515,7 +473,7 @@ def test_a_temporary_smtp_refusal_is_retried_by_a_later_sweep_and_each_reminder_
     # Given an SMTP server that answers 451 to the first attempt of each message
     smtp, smtp_port = smtp_server_with(first_reply="451 4.3.0 Try again later")
     worker = start_worker(broker_url=redis_server.url, smtp_port=smtp_port)
-    addresses = _due_reminders(5)
+    addresses = due_reminders(5)
 
     # When the sweep runs
     worker.send_sweep()
@@ -561,7 +519,7 @@ def test_a_permanent_smtp_refusal_fails_the_message_and_nothing_is_received(
     # Given an SMTP server that answers 550 to everything
     smtp, smtp_port = smtp_server_with(every_reply="550 5.1.1 No such user")
     worker = start_worker(broker_url=redis_server.url, smtp_port=smtp_port)
-    _due_reminders(3)
+    due_reminders(3)
 
     # When the sweep runs
     worker.send_sweep()

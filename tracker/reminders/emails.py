@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from tracker.reminders.models import Subscription
+from tracker.reminders.models import Message, Subscription
 from tracker.reminders.tokens import MANAGE, UNSUBSCRIBE, subscription_token
 
 
@@ -40,3 +42,22 @@ def render_email(kind: str, language: str, context: dict) -> tuple[str, str, str
         text = render_to_string(f"{base}_body.txt", context)
         html = render_to_string(f"{base}_body.html", context)
     return " ".join(subject.split()), text, html
+
+
+def subscriber_message(
+    kind: str, *, subscription: Subscription, context: dict, now: dt.datetime, list_headers=True
+) -> Message:
+    """An unsaved outbox message to a subscriber: rendered in their language, with the manage
+    and unsubscribe links (and, unless `list_headers` is off, the RFC 8058 headers)."""
+    links = subscription_links(subscription)
+    subject, text, html = render_email(kind, subscription.language, {**context, **links})
+    return Message(
+        kind=kind,
+        subscription=subscription,
+        to_email=subscription.email,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        headers=unsubscribe_headers(links["unsubscribe_url"]) if list_headers else {},
+        next_attempt_at=now,
+    )

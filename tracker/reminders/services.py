@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from tracker.reminders.emails import render_email, subscription_links, unsubscribe_headers
+from tracker.reminders.emails import subscriber_message
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.selectors import subscription_milestones
 
@@ -194,18 +194,11 @@ def message_for_reminders(
                 "url": settings.SITE_URL + first.milestone.get_absolute_url(),
             }
         )
-    links = subscription_links(subscription)
-    context = {"subscription": subscription, "items": items, **links}
-    subject, text, html = render_email("reminders", subscription.language, context)
-    return Message(
-        headers=unsubscribe_headers(links["unsubscribe_url"]),
-        kind=Message.Kind.REMINDERS,
+    return subscriber_message(
+        Message.Kind.REMINDERS,
         subscription=subscription,
-        to_email=subscription.email,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        next_attempt_at=now,
+        context={"subscription": subscription, "items": items},
+        now=now,
     )
 
 

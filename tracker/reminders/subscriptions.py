@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
-from tracker.reminders.emails import render_email, subscription_links, unsubscribe_headers
+from tracker.reminders.emails import subscriber_message
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.selectors import REMINDABLE_STATUSES, milestone_followers
 from tracker.reminders.services import messages_dispatch_on_commit, reminders_plan
@@ -69,18 +69,14 @@ def subscription_request(*, email: str, preferences: Preferences) -> Subscriptio
     _apply(subscription, preferences)
     token = subscription_token(subscription=subscription, purpose=CONFIRM)
     confirm_url = settings.SITE_URL + reverse("reminders:confirm", kwargs={"token": token})
-    subject, text, html = render_email(
-        "confirmation", subscription.language, {"confirm_url": confirm_url}
-    )
-    message = Message.objects.create(
-        kind=Message.Kind.CONFIRMATION,
+    message = subscriber_message(
+        Message.Kind.CONFIRMATION,
         subscription=subscription,
-        to_email=subscription.email,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        next_attempt_at=timezone.now(),
+        context={"confirm_url": confirm_url},
+        now=timezone.now(),
+        list_headers=False,  # not on the list until confirmed
     )
+    message.save()
     messages_dispatch_on_commit([message.pk])
     return subscription
 
@@ -139,7 +135,6 @@ def milestone_changed(
         )
         if old_date is None or old_date == milestone.date:
             continue
-        links = subscription_links(subscription)
         context = {
             "milestone": milestone,
             "old_date": old_date,
@@ -147,19 +142,13 @@ def milestone_changed(
             "amending_act": amending_act,
             "source_url": source_url or milestone.source_url,
             "milestone_url": settings.SITE_URL + milestone.get_absolute_url(),
-            **links,
         }
-        subject, text, html = render_email("date_moved", subscription.language, context)
         notices.append(
-            Message(
-                kind=Message.Kind.DATE_MOVED,
+            subscriber_message(
+                Message.Kind.DATE_MOVED,
                 subscription=subscription,
-                to_email=subscription.email,
-                subject=subject,
-                body_text=text,
-                body_html=html,
-                headers=unsubscribe_headers(links["unsubscribe_url"]),
-                next_attempt_at=timezone.now(),
+                context=context,
+                now=timezone.now(),
             )
         )
     created = Message.objects.bulk_create(notices)
