@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "simple_history",
     "tracker.catalogue",
     "tracker.reminders",
+    "tracker.workspace",
     "tracker.api",
     "tracker.web",
 ]
@@ -71,6 +72,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "workspace:home"
+LOGOUT_REDIRECT_URL = "web:timeline"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

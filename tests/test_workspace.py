@@ -1,0 +1,242 @@
+"""The compliance officer's workspace: organisations, inventory, tracking, tenant isolation."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import UserFactory
+from tracker.catalogue.models import Milestone
+from tracker.catalogue.services import milestone_amend
+from tracker.workspace.models import AISystem, Incident, Membership
+from tracker.workspace.services import organisation_create, organisation_set_roles, system_save
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def officer(db):
+    return UserFactory(username="officer")
+
+
+@pytest.fixture
+def org(officer, ai_act_catalogue):
+    organisation = organisation_create(name="Acme AI", owner=officer)
+    organisation_set_roles(organisation=organisation, roles=["provider"])
+    system_save(system=AISystem(
+        organisation=organisation, name="CV screener", risk_class="high_risk_annex_iii",
+        annex_iii_area="employment", placed_on_market=dt.date(2027, 1, 10),
+    ))  # fmt: skip
+    return organisation
+
+
+@pytest.fixture
+def viewer(org):
+    user = UserFactory(username="viewer")
+    Membership.objects.create(organisation=org, user=user, role="viewer")
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    other = UserFactory(username="outsider")
+    organisation_create(name="Other Co", owner=other)
+    return other
+
+
+def test_creating_an_organisation_makes_its_creator_owner(client, officer):
+    client.force_login(officer)
+
+    response = client.post(reverse("workspace:home"), {"name": "Acme AI"})
+
+    membership = Membership.objects.get(user=officer)
+    assert (membership.organisation.slug, membership.role) == ("acme-ai", "owner")
+    assert response.url == reverse("workspace:timeline", kwargs={"slug": "acme-ai"})
+
+
+def test_the_personal_timeline_shows_what_applies_and_why(client, officer, org):
+    client.force_login(officer)
+
+    response = client.get(reverse("workspace:timeline", kwargs={"slug": org.slug}))
+
+    assert response.status_code == 200
+    keys = set(org.items.filter(applies=True).values_list("milestone__key", flat=True))
+    assert "ai-act-high-risk-annex-iii-apply" in keys
+    html = response.content.decode()
+    assert "CV screener" in html  # the reason names the system
+    item = org.items.get(milestone__key="ai-act-high-risk-annex-iii-apply")
+    assert any("CV screener" in r["text"] for r in item.reasons)
+
+
+def test_removing_a_system_retires_its_items_but_keeps_them(client, officer, org):
+    org.systems.get().delete()
+    from tracker.workspace.services import tracking_sync
+
+    tracking_sync(organisation=org)
+
+    item = org.items.get(milestone__key="ai-act-high-risk-annex-iii-apply")
+    assert item.applies is False
+
+
+def test_an_editor_tracks_an_item_and_the_change_is_in_its_history(client, officer, org):
+    item = org.items.get(milestone__key="ai-act-high-risk-annex-iii-apply")
+    client.force_login(officer)
+    url = reverse("workspace:item", kwargs={"slug": org.slug, "pk": item.pk})
+
+    response = client.post(url, {
+        "status": "in_progress", "owner": officer.pk, "target_date": "2027-06-30",
+        "notes": "Gap analysis started", "evidence": "https://example.org/gap-analysis",
+        "not_applicable_reason": "",
+    })  # fmt: skip
+
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.status, item.owner, str(item.target_date)) == (
+        "in_progress",
+        officer,
+        "2027-06-30",
+    )
+    assert item.evidence_links == ["https://example.org/gap-analysis"]
+    assert item.history.first().history_user == officer
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"status": "not_applicable", "not_applicable_reason": ""}, "Say why it does not apply."),
+        ({"evidence": "not a link"}, "is not an http(s) link."),
+        ({"status": "maybe"}, "Select a valid choice."),
+    ],
+)
+def test_bad_tracking_input_is_explained_and_changes_nothing(client, officer, org, data, message):
+    item = org.items.get(milestone__key="ai-act-high-risk-annex-iii-apply")
+    client.force_login(officer)
+    form = {"status": "in_progress", "notes": "", "evidence": "", "not_applicable_reason": "",
+            **data}  # fmt: skip
+
+    response = client.post(
+        reverse("workspace:item", kwargs={"slug": org.slug, "pk": item.pk}), form
+    )
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    item.refresh_from_db()
+    assert item.status == "not_started"
+
+
+def test_an_amendment_flags_the_open_items_of_every_organisation(org, editor):
+    milestone = Milestone.objects.get(key="ai-act-high-risk-annex-iii-apply")
+
+    milestone_amend(
+        milestone=milestone, new_date=dt.date(2028, 1, 15), amending_act="Regulation (EU) 2099/1",
+        source_url="https://example.org", confidence="low", recorded_by=editor,
+    )  # fmt: skip
+
+    assert org.items.get(milestone=milestone).changed_in_catalogue is True
+
+
+def test_an_incident_starts_its_clock(client, officer, org):
+    client.force_login(officer)
+    system = org.systems.get()
+
+    client.post(reverse("workspace:incidents", kwargs={"slug": org.slug}), {
+        "system": system.pk, "kind": "critical_infrastructure", "aware_at": "2026-03-05T16:00",
+        "description": "Outage", "owner": officer.pk,
+    })  # fmt: skip
+    page = client.get(reverse("workspace:incidents", kwargs={"slug": org.slug}))
+
+    incident = Incident.objects.get()
+    assert incident.kind == "critical_infrastructure"
+    assert "Monday 9 March 2026, 23:59" in page.content.decode()
+
+
+# Tenant isolation ---------------------------------------------------------------------------
+
+
+def _org_urls(org):
+    item = org.items.first()
+    system = org.systems.first()
+    incident = Incident.objects.create(
+        organisation=org, system=system, kind="general",
+        aware_at=dt.datetime(2026, 3, 4, 10, tzinfo=dt.UTC),
+    )  # fmt: skip
+    slug = org.slug
+    return {
+        "timeline": (reverse("workspace:timeline", kwargs={"slug": slug}), None),
+        "profile": (reverse("workspace:profile", kwargs={"slug": slug}), {"roles": ["deployer"]}),
+        "systems": (reverse("workspace:systems", kwargs={"slug": slug}),
+                    {"name": "x", "risk_class": "minimal"}),
+        "system": (reverse("workspace:system", kwargs={"slug": slug, "pk": system.pk}),
+                   {"name": "renamed", "risk_class": "minimal"}),
+        "item": (reverse("workspace:item", kwargs={"slug": slug, "pk": item.pk}),
+                 {"status": "done"}),
+        "incidents": (reverse("workspace:incidents", kwargs={"slug": slug}),
+                      {"system": system.pk, "kind": "general", "aware_at": "2026-03-04T10:00"}),
+        "incident_reported": (reverse("workspace:incident_reported",
+                                      kwargs={"slug": slug, "pk": incident.pk}), {}),
+    }  # fmt: skip
+
+
+def _snapshot(org):
+    return (
+        sorted(org.roles),
+        list(org.systems.values_list("name", "risk_class")),
+        list(org.items.values_list("status", flat=True)),
+        list(org.incidents.values_list("kind", "reported_at")),
+    )
+
+
+def test_an_outsider_gets_404_on_every_organisation_url_and_changes_nothing(client, org, outsider):
+    urls = _org_urls(org)
+    before = _snapshot(org)
+    client.force_login(outsider)
+
+    for name, (url, data) in urls.items():
+        if name != "incident_reported":
+            assert client.get(url).status_code == 404, name
+        if data is not None:
+            assert client.post(url, data).status_code == 404, name
+
+    assert _snapshot(org) == before
+
+
+def test_a_viewer_reads_but_every_write_is_refused_with_403(client, org, viewer):
+    urls = _org_urls(org)
+    before = _snapshot(org)
+    client.force_login(viewer)
+
+    for name, (url, data) in urls.items():
+        if name != "incident_reported":
+            assert client.get(url).status_code == 200, name
+        if data is not None:
+            assert client.post(url, data).status_code == 403, name
+
+    assert _snapshot(org) == before
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, org):
+    response = client.get(reverse("workspace:timeline", kwargs={"slug": org.slug}))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_signing_up_logs_in_and_leads_to_the_workspace(client, db):
+    response = client.post(reverse("signup"), {
+        "username": "ada", "email": "ada@example.org",
+        "password1": "a long enough passphrase", "password2": "a long enough passphrase",
+    })  # fmt: skip
+
+    assert response.status_code == 302
+    assert response.url == reverse("workspace:home")
+    assert client.get(reverse("workspace:home")).status_code == 200
+
+
+def test_the_timeline_runs_a_fixed_number_of_queries(
+    client, officer, org, django_assert_max_num_queries
+):
+    client.force_login(officer)
+    url = reverse("workspace:timeline", kwargs={"slug": org.slug})
+
+    with django_assert_max_num_queries(8):
+        client.get(url)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WorkspaceConfig(AppConfig):
+    name = "tracker.workspace"
+    verbose_name = "Organisation workspace"

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from tracker.workspace import views
+
+app_name = "workspace"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("<slug:slug>/", views.timeline, name="timeline"),
+    path("<slug:slug>/profile/", views.profile, name="profile"),
+    path("<slug:slug>/systems/", views.systems, name="systems"),
+    path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),
+    path("<slug:slug>/items/<int:pk>/", views.item, name="item"),
+    path("<slug:slug>/incidents/", views.incidents, name="incidents"),
+    path(
+        "<slug:slug>/incidents/<int:pk>/reported/",
+        views.incident_reported,
+        name="incident_reported",
+    ),
+]
