@@ -1,9 +1,10 @@
 from django.urls import path
 
-from tracker.workspace import views
+from tracker.workspace import dashboard_urls, views
 
 app_name = "workspace"
 urlpatterns = [
+    *dashboard_urls.urlpatterns,
     path("", views.home, name="home"),
     path("<slug:slug>/", views.timeline, name="timeline"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
