@@ -197,6 +197,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.reminders.tasks.subscriptions_expire_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    "workspace-overdue-digests": {
+        "task": "tracker.workspace.tasks.overdue_digests_task",
+        "schedule": crontab(day_of_week="mon", hour=7, minute=0),
+    },
+    "workspace-incident-reminders": {
+        "task": "tracker.workspace.tasks.incident_reminders_task",
+        "schedule": crontab(hour=7, minute=5),
+    },
 }
 
 REST_FRAMEWORK = {

@@ -54,11 +54,11 @@ def _upsert(model, *, lookup: dict, values: dict, reason: str):
 def milestone_changed(*, milestone: Milestone, old_date: dt.date | None, **source) -> None:
     """Tell the reminder engine, in this transaction, that a date or status changed."""
     from tracker.reminders.subscriptions import milestone_changed as reminders_milestone_changed
-    from tracker.workspace.services import items_flag_moved_milestone
+    from tracker.workspace.notifications import items_flag_moved_milestone
 
     reminders_milestone_changed(milestone=milestone, old_date=old_date, **source)
     if old_date is not None and old_date != milestone.date:
-        items_flag_moved_milestone(milestone=milestone)
+        items_flag_moved_milestone(milestone=milestone, old_date=old_date)
 
 
 def _sync_keys(manager, wanted: set[str], by_key: dict) -> bool:

@@ -48,6 +48,10 @@ class Subscription(models.Model):
     scopes = models.ManyToManyField(Scope, blank=True, related_name="+")
     categories = models.JSONField(default=list, blank=True)
     milestones = models.ManyToManyField(Milestone, blank=True, related_name="subscriptions")
+    move_notices = models.BooleanField(
+        default=True,
+        help_text="Send a notice when a followed date moves (owners hear from the workspace).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
@@ -79,6 +83,9 @@ class Message(models.Model):
         DATE_MOVED = "date_moved", "Date moved notice"
         CONFIRMATION = "confirmation", "Subscription confirmation"
         TEST = "test", "Test email from the admin"
+        OVERDUE_DIGEST = "overdue_digest", "Weekly digest of overdue items"
+        INCIDENT_CLOCK = "incident_clock", "Incident reporting reminder"
+        ITEM_MOVED = "item_moved", "Tracked item's date moved"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -87,11 +94,15 @@ class Message(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     subscription = models.ForeignKey(
         Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
     to_email = models.EmailField()
+    dedupe_key = models.CharField(
+        max_length=120, null=True, blank=True, unique=True,
+        help_text="Set on periodic emails so that planning one twice cannot send it twice.",
+    )  # fmt: skip
     subject = models.CharField(max_length=300)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)

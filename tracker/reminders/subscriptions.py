@@ -133,7 +133,7 @@ def milestone_changed(
         reminders_plan(
             subscription=subscription, today=_local_today(subscription), only=[milestone.pk]
         )
-        if old_date is None or old_date == milestone.date:
+        if old_date is None or old_date == milestone.date or not subscription.move_notices:
             continue
         context = {
             "milestone": milestone,

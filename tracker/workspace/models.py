@@ -204,3 +204,23 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.system}"
+
+
+class OwnerReminders(models.Model):
+    """The reminder-engine subscription that carries an owner's reminders for one organisation:
+    its milestones are the open items the person owns there."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    subscription = models.OneToOneField(
+        "reminders.Subscription", on_delete=models.CASCADE, related_name="owner_link"
+    )
+
+    class Meta:
+        verbose_name_plural = "owner reminders"
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "user"], name="owner_reminders_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminders for {self.user} in {self.organisation}"

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from tracker.catalogue.models import Milestone
 from tracker.workspace import applicability
 from tracker.workspace.models import AISystem, Incident, Membership, Organisation, TrackedItem
+from tracker.workspace.notifications import owner_reminders_sync
 
 
 @transaction.atomic
@@ -101,22 +102,20 @@ def organisation_set_roles(*, organisation: Organisation, roles: list[str]) -> N
 
 @transaction.atomic
 def item_update(*, item: TrackedItem, by: AbstractBaseUser, **changes) -> TrackedItem:
-    """Change an item's status, owner, target date, notes or evidence; kept in its history."""
+    """Change an item's status, owner, target date, notes or evidence; kept in its history.
+
+    The owner's reminders follow: a new owner starts getting them, a done item stops them.
+    """
+    previous_owner = item.owner
     for name, value in changes.items():
         setattr(item, name, value)
     item.changed_in_catalogue = False  # whoever edits it has seen the current date
     item._history_user = by
     item.full_clean()
     item.save()
+    for owner in {previous_owner, item.owner} - {None}:
+        owner_reminders_sync(organisation=item.organisation, user=owner)
     return item
-
-
-def items_flag_moved_milestone(*, milestone: Milestone) -> int:
-    """Flag every organisation's open item for a milestone whose date just moved."""
-    return TrackedItem.objects.filter(
-        milestone=milestone, status__in=[TrackedItem.Status.NOT_STARTED,
-                                         TrackedItem.Status.IN_PROGRESS],
-    ).update(changed_in_catalogue=True)  # fmt: skip
 
 
 @transaction.atomic

@@ -1,0 +1,135 @@
+"""What owners hear: reminders for their items, weekly overdue digests, incident clocks, moves."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from tests.factories import UserFactory
+from tracker.catalogue.models import Milestone
+from tracker.catalogue.services import milestone_amend
+from tracker.reminders.models import Message
+from tracker.reminders.services import reminders_sweep
+from tracker.workspace.models import AISystem, Incident, OwnerReminders
+from tracker.workspace.notifications import incident_reminders, overdue_digests
+from tracker.workspace.services import (
+    item_update,
+    organisation_create,
+    organisation_set_roles,
+    system_save,
+)
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="owner", email="owner@example.org")
+
+
+@pytest.fixture
+def org(owner, ai_act_catalogue):
+    organisation = organisation_create(name="Acme AI", owner=owner)
+    organisation_set_roles(organisation=organisation, roles=["provider"])
+    system_save(system=AISystem(
+        organisation=organisation, name="CV screener", risk_class="high_risk_annex_iii",
+        annex_iii_area="employment", placed_on_market=dt.date(2027, 1, 10),
+    ))  # fmt: skip
+    return organisation
+
+
+def _item(org, key):
+    return org.items.select_related("milestone").get(milestone__key=key)
+
+
+def test_an_owner_gets_reminders_for_the_items_they_own_until_done(org, owner):
+    item = _item(org, "ai-act-high-risk-annex-iii-apply")
+
+    item_update(item=item, by=owner, owner=owner)
+
+    subscription = OwnerReminders.objects.get(user=owner).subscription
+    planned = sorted(subscription.reminders.values_list("occurrence", "lead_days"))
+    assert planned == [(dt.date(2027, 12, 2), lead) for lead in (1, 7, 30, 90)]
+
+    item_update(item=item, by=owner, status="done")
+
+    assert subscription.reminders.filter(status="pending").count() == 0
+
+
+def test_the_owners_reminder_arrives_through_the_engine(org, owner):
+    item_update(item=_item(org, "ai-act-high-risk-annex-iii-apply"), by=owner, owner=owner)
+
+    reminders_sweep(now=dt.datetime(2027, 9, 3, 9, tzinfo=dt.UTC))  # 90 days before, 10:00 CEST
+
+    message = Message.objects.get(kind="reminders")
+    assert message.to_email == "owner@example.org"
+    assert "High-risk obligations apply to Annex III systems" in message.body_text
+
+
+def test_a_weekly_digest_lists_overdue_items_once_a_week(org, owner):
+    item = _item(org, "ai-act-high-risk-annex-iii-apply")
+    item_update(item=item, by=owner, owner=owner, target_date=dt.date(2026, 11, 20))
+
+    first = overdue_digests(now=NOW)
+    again = overdue_digests(now=NOW + dt.timedelta(days=2))  # same week
+    next_week = overdue_digests(now=NOW + dt.timedelta(days=7))
+
+    assert (first, again, next_week) == (1, 0, 1)
+    digest = Message.objects.filter(kind="overdue_digest").first()
+    assert digest.subject == "1 overdue compliance item"
+    assert "7 days late" in digest.body_text
+
+
+def test_no_digest_once_the_item_is_done(org, owner):
+    item = _item(org, "ai-act-high-risk-annex-iii-apply")
+    item_update(item=item, by=owner, owner=owner, target_date=dt.date(2026, 11, 20), status="done")
+
+    assert overdue_digests(now=NOW) == 0
+
+
+def test_an_incident_owner_is_reminded_daily_until_it_is_reported(org, owner):
+    incident = Incident.objects.create(
+        organisation=org, system=org.systems.get(), kind="general", owner=owner,
+        aware_at=dt.datetime(2026, 11, 25, 9, tzinfo=dt.UTC),
+    )  # fmt: skip
+
+    today = incident_reminders(now=NOW)
+    same_day = incident_reminders(now=NOW + dt.timedelta(hours=3))
+    tomorrow = incident_reminders(now=NOW + dt.timedelta(days=1))
+    Incident.objects.filter(pk=incident.pk).update(reported_at=NOW)
+    after = incident_reminders(now=NOW + dt.timedelta(days=2))
+
+    assert (today, same_day, tomorrow, after) == (1, 0, 1, 0)
+    message = Message.objects.filter(kind="incident_clock").first()
+    # Aware on Wednesday 25 November: 15 days ends on Thursday 10 December.
+    assert message.subject == "Report the incident on CV screener by 10 December, 23:59"
+
+
+def test_a_moved_date_flags_the_item_and_tells_its_owner(org, owner):
+    item = _item(org, "ai-act-high-risk-annex-iii-apply")
+    item_update(item=item, by=owner, owner=owner)
+    editor = UserFactory(username="ed", is_staff=True, is_superuser=True)
+
+    milestone_amend(
+        milestone=Milestone.objects.get(key="ai-act-high-risk-annex-iii-apply"),
+        new_date=dt.date(2028, 2, 1), amending_act="Regulation (EU) 2099/1",
+        source_url="https://example.org", confidence="low", recorded_by=editor,
+    )  # fmt: skip
+
+    item.refresh_from_db()
+    assert item.changed_in_catalogue is True
+    notice = Message.objects.get(kind="item_moved")
+    assert notice.to_email == "owner@example.org"
+    assert not Message.objects.filter(kind="date_moved").exists()  # told once, not twice
+    assert "Was: 2 December 2027" in notice.body_text
+    # and the owner's reminders moved with the date
+    subscription = OwnerReminders.objects.get(user=owner).subscription
+    assert set(subscription.reminders.values_list("occurrence", flat=True)) == {dt.date(2028, 2, 1)}

@@ -1,0 +1,138 @@
+"""The dashboards: an organisation's (with its CSV export) and the staff overview."""
+
+from __future__ import annotations
+
+import csv
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from tracker.workspace.dashboard import (
+    NOBODY,
+    DashboardFilters,
+    DashboardSource,
+    dashboard_source,
+    dashboard_summarise,
+    staff_overview,
+)
+from tracker.workspace.models import TrackedItem
+from tracker.workspace.selectors import items_for, membership_get
+
+# What a spreadsheet would read as a formula (OWASP "CSV injection"), tab and CR included.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEADER = [
+    "Milestone key", "Title", "Legal basis", "Legal date", "Target date", "Status", "Owner",
+    "Notes", "Evidence links", "Reasons",
+]  # fmt: skip
+
+
+class DashboardFilterForm(forms.Form):
+    """The dashboard's filters; choices come from the rows already loaded."""
+
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *TrackedItem.Status.choices]
+    )
+    category = forms.ChoiceField(required=False, label="Category")
+    owner = forms.ChoiceField(required=False, label="Owner")
+    system = forms.ChoiceField(required=False, label="AI system")
+
+    def __init__(self, *args, source: DashboardSource, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "Any category"), *source.categories]
+        self.fields["owner"].choices = [
+            ("", "Anyone"),
+            (NOBODY, "Nobody yet"),
+            *((str(u.pk), u.get_username()) for u in source.owners),
+        ]
+        self.fields["system"].choices = [
+            ("", "Any system"),
+            *((str(s.pk), s.name) for s in source.systems),
+        ]
+
+    def filters(self) -> DashboardFilters:
+        """The valid filters; a value that is not a choice (an edited URL) is ignored."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return DashboardFilters(**{name: data.get(name) or "" for name in self.fields})
+
+
+def htmx_partial(request) -> bool:
+    """An htmx request for a fragment; a history restore wants the whole page (as in NetBox)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request, slug):
+    """The organisation's dashboard; htmx asks for the results region only."""
+    membership = membership_get(user=request.user, slug=slug)
+    org = membership.organisation
+    source = dashboard_source(organisation=org)
+    form = DashboardFilterForm(request.GET, source=source)
+    today = timezone.localdate()
+    context = {
+        "membership": membership, "org": org, "form": form, "today": today,
+        "board": dashboard_summarise(source, filters=form.filters(), today=today),
+    }  # fmt: skip
+    if htmx_partial(request):
+        response = render(request, "workspace/partials/dashboard_results.html", context)
+    else:
+        response = render(request, "workspace/dashboard.html", context)
+    patch_vary_headers(response, ["HX-Request"])  # the same URL answers with two bodies
+    return response
+
+
+def csv_safe(value) -> str:
+    """A cell a spreadsheet shows as text: a leading formula character gets a quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+@login_required
+@require_GET
+def export(request, slug):
+    """Every tracked item that applies, one CSV row each (viewers may export too)."""
+    membership = membership_get(user=request.user, slug=slug)
+    org = membership.organisation
+    today = timezone.localdate()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="jalon-{org.slug}-{today.isoformat()}.csv"'
+    )
+    response.write("\ufeff")  # so spreadsheet apps read the file as UTF-8
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for item in items_for(organisation=org):
+        m = item.milestone
+        row = [
+            m.key, m.title, m.legal_basis, m.date.isoformat() if m.date else "",
+            item.target_date.isoformat() if item.target_date else "",
+            item.get_status_display(), item.owner.get_username() if item.owner else "",
+            item.notes, " ".join(item.evidence_links),
+            "; ".join(r.get("text", "") for r in item.reasons if isinstance(r, dict)),
+        ]  # fmt: skip
+        writer.writerow([csv_safe(cell) for cell in row])
+    return response
+
+
+@staff_member_required
+@require_GET
+def staff_dashboard(request):
+    """Every organisation at a glance, for staff, in the admin's look."""
+    today = timezone.localdate()
+    context = {
+        **admin.site.each_context(request),
+        "title": "Workspace dashboard",
+        "rows": staff_overview(today=today),
+        "today": today,
+    }
+    return render(request, "admin/workspace_dashboard.html", context)
