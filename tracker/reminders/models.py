@@ -86,6 +86,7 @@ class Message(models.Model):
         OVERDUE_DIGEST = "overdue_digest", "Weekly digest of overdue items"
         INCIDENT_CLOCK = "incident_clock", "Incident reporting reminder"
         ITEM_MOVED = "item_moved", "Tracked item's date moved"
+        INVITATION = "invitation", "Invitation to an organisation"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

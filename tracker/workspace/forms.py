@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
-from tracker.workspace.models import AISystem, CompanyRole, Incident, TrackedItem
+from tracker.workspace.models import AISystem, CompanyRole, Incident, Membership, TrackedItem
 
 
 class SignupForm(UserCreationForm):
@@ -95,3 +95,8 @@ class IncidentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["system"].queryset = organisation.systems.all()
         self.fields["owner"].queryset = members
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.EDITOR)

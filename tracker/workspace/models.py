@@ -65,6 +65,24 @@ class Membership(models.Model):
         return self.role in (self.Role.OWNER, self.Role.EDITOR)
 
 
+class Invitation(models.Model):
+    """An invitation, sent by email, to join an organisation with a role."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=6, choices=Membership.Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organisation} as {self.role}"
+
+
 class AISystem(models.Model):
     """An AI system or model in the organisation's inventory."""
 

@@ -6,7 +6,10 @@ app_name = "workspace"
 urlpatterns = [
     *dashboard_urls.urlpatterns,
     path("", views.home, name="home"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("<slug:slug>/", views.timeline, name="timeline"),
+    path("<slug:slug>/members/", views.members, name="members"),
+    path("<slug:slug>/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/systems/", views.systems, name="systems"),
     path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),
