@@ -133,3 +133,21 @@ def test_a_moved_date_flags_the_item_and_tells_its_owner(org, owner):
     # and the owner's reminders moved with the date
     subscription = OwnerReminders.objects.get(user=owner).subscription
     assert set(subscription.reminders.values_list("occurrence", flat=True)) == {dt.date(2028, 2, 1)}
+
+
+def test_an_owner_sets_their_own_lead_times_time_zone_and_hour(client, org, owner):
+    from django.urls import reverse
+
+    item_update(item=_item(org, "ai-act-high-risk-annex-iii-apply"), by=owner, owner=owner)
+    client.force_login(owner)
+    url = reverse("workspace:my_reminders", kwargs={"slug": org.slug})
+
+    bad = client.post(url, {"lead_days": "soon", "timezone": "Mars/Base", "send_hour": "8"})
+    good = client.post(url, {"lead_days": "14", "timezone": "America/New_York", "send_hour": "8"})
+
+    assert bad.status_code == 400
+    assert good.status_code == 200
+    subscription = OwnerReminders.objects.get(user=owner).subscription
+    (reminder,) = subscription.reminders.all()
+    # 14 days before 2 December 2027, at 08:00 in New York (EST, UTC-5)
+    assert reminder.due_at == dt.datetime(2027, 11, 18, 13, tzinfo=dt.UTC)

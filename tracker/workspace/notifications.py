@@ -46,6 +46,18 @@ def _queue(messages: list[Message]) -> int:
     return len(messages) - before
 
 
+def _owner_link_create(*, organisation, user) -> OwnerReminders:
+    subscription = Subscription.objects.create(
+        email=user.email,
+        status=Subscription.Status.ACTIVE,
+        confirmed_at=timezone.now(),
+        move_notices=False,  # items_flag_moved_milestone tells owners, with their item
+    )
+    return OwnerReminders.objects.create(
+        organisation=organisation, user=user, subscription=subscription
+    )
+
+
 @transaction.atomic
 def owner_reminders_sync(*, organisation, user) -> None:
     """Point the owner's reminder subscription at the open items they own, and plan it."""
@@ -58,15 +70,7 @@ def owner_reminders_sync(*, organisation, user) -> None:
     if link is None:
         if not milestone_ids or not user.email:
             return
-        subscription = Subscription.objects.create(
-            email=user.email,
-            status=Subscription.Status.ACTIVE,
-            confirmed_at=timezone.now(),
-            move_notices=False,  # items_flag_moved_milestone tells owners, with their item
-        )
-        link = OwnerReminders.objects.create(
-            organisation=organisation, user=user, subscription=subscription
-        )
+        link = _owner_link_create(organisation=organisation, user=user)
     subscription = link.subscription
     subscription.milestones.set(milestone_ids)
     subscription.reminders.filter(status=Reminder.Status.PENDING).exclude(
@@ -151,3 +155,25 @@ def items_flag_moved_milestone(*, milestone: Milestone, old_date: dt.date) -> in
     ]  # fmt: skip
     _queue(messages)
     return len(messages)
+
+
+@transaction.atomic
+def owner_reminders_configure(
+    *, organisation, user, lead_days: list[int], tz: str, send_hour: int
+) -> None:
+    """Set the owner's lead times, time zone and hour, and plan their reminders again."""
+    link = OwnerReminders.objects.filter(organisation=organisation, user=user).first()
+    if link is None:
+        subscription = Subscription.objects.create(
+            email=user.email, status=Subscription.Status.ACTIVE, confirmed_at=timezone.now(),
+            move_notices=False,
+        )  # fmt: skip
+        link = OwnerReminders.objects.create(
+            organisation=organisation, user=user, subscription=subscription
+        )
+    subscription = link.subscription
+    subscription.lead_days, subscription.timezone = lead_days, tz
+    subscription.send_hour = send_hour
+    subscription.save(update_fields=["lead_days", "timezone", "send_hour"])
+    subscription.reminders.filter(status=Reminder.Status.PENDING).delete()
+    owner_reminders_sync(organisation=organisation, user=user)

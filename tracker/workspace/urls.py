@@ -9,6 +9,7 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("<slug:slug>/", views.timeline, name="timeline"),
     path("<slug:slug>/members/", views.members, name="members"),
+    path("<slug:slug>/my-reminders/", views.my_reminders, name="my_reminders"),
     path("<slug:slug>/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/systems/", views.systems, name="systems"),

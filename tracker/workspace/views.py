@@ -7,19 +7,21 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tracker.reminders.models import Subscription
 from tracker.workspace import members as members_services
-from tracker.workspace import services
+from tracker.workspace import notifications, services
 from tracker.workspace.clocks import incident_deadline
 from tracker.workspace.forms import (
     IncidentForm,
     InvitationForm,
     ItemForm,
     OrganisationForm,
+    ReminderSettingsForm,
     RolesForm,
     SignupForm,
     SystemForm,
 )
-from tracker.workspace.models import AISystem, Membership
+from tracker.workspace.models import AISystem, Membership, OwnerReminders
 from tracker.workspace.selectors import (
     incidents_for,
     items_for,
@@ -222,3 +224,26 @@ def invitation(request, token):
         members_services.invitation_accept(invitation=found, user=request.user)
         return redirect("workspace:timeline", slug=found.organisation.slug)
     return render(request, "workspace/invitation.html", {"invitation": found})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_reminders(request, slug):
+    """When I hear about the items I own here: lead times, time zone, hour."""
+    membership = membership_get(user=request.user, slug=slug)
+    org = membership.organisation
+    link = OwnerReminders.objects.filter(organisation=org, user=request.user).first()
+    current = link.subscription if link else Subscription()
+    initial = {"lead_days": ", ".join(map(str, current.lead_days)),
+               "timezone": current.timezone, "send_hour": current.send_hour}  # fmt: skip
+    form = ReminderSettingsForm(request.POST or None, initial=initial)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        notifications.owner_reminders_configure(
+            organisation=org, user=request.user, lead_days=form.cleaned_data["lead_days"],
+            tz=form.cleaned_data["timezone"], send_hour=form.cleaned_data["send_hour"],
+        )  # fmt: skip
+        saved = True
+    context = {"membership": membership, "org": org, "form": form, "saved": saved}
+    return render(request, "workspace/my_reminders.html", context,
+                  status=400 if form.errors else 200)  # fmt: skip
