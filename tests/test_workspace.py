@@ -240,3 +240,72 @@ def test_the_timeline_runs_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(8):
         client.get(url)
+
+
+# The organisation API ------------------------------------------------------------------------
+
+
+def _api_urls(org):
+    item = org.items.first()
+    system = org.systems.first()
+    base = f"/api/v1/organisations/{org.slug}"
+    return {
+        "organisation": (f"/api/v1/organisations/{org.slug}/", None),
+        "items": (f"{base}/items/", None),
+        "item": (f"{base}/items/{item.pk}/", {"status": "done"}),
+        "systems": (f"{base}/systems/", None),
+        "system": (f"{base}/systems/{system.pk}/", None),
+    }
+
+
+def test_the_api_lets_a_member_read_and_an_editor_update_an_item(client, officer, org):
+    client.force_login(officer)
+    item = org.items.get(milestone__key="ai-act-high-risk-annex-iii-apply")
+    url = f"/api/v1/organisations/{org.slug}/items/{item.pk}/"
+
+    listing = client.get(f"/api/v1/organisations/{org.slug}/items/").json()
+    updated = client.patch(url, {"status": "in_progress", "owner": "officer",
+                                 "evidence_links": ["https://example.org/plan"]},
+                           content_type="application/json")  # fmt: skip
+    bad = client.patch(url, {"status": "not_applicable"}, content_type="application/json")
+
+    assert "ai-act-high-risk-annex-iii-apply" in {row["milestone"] for row in listing["results"]}
+    assert updated.status_code == 200
+    assert (updated.json()["status"], updated.json()["owner"]) == ("in_progress", "officer")
+    assert bad.status_code == 400
+    assert bad.json() == {"not_applicable_reason": ["Say why it does not apply."]}
+    item.refresh_from_db()
+    assert item.status == "in_progress"
+
+
+def test_the_api_hides_an_organisation_from_outsiders(client, org, outsider):
+    before = _snapshot(org)
+    client.force_login(outsider)
+
+    for name, (url, data) in _api_urls(org).items():
+        assert client.get(url).status_code == 404, name
+        if data is not None:
+            patched = client.patch(url, data, content_type="application/json")
+            assert patched.status_code == 404, name
+    assert [o["slug"] for o in client.get("/api/v1/organisations/").json()["results"]] == [
+        "other-co"
+    ]
+    assert _snapshot(org) == before
+
+
+def test_the_api_refuses_writes_from_a_viewer(client, org, viewer):
+    before = _snapshot(org)
+    client.force_login(viewer)
+
+    for name, (url, data) in _api_urls(org).items():
+        assert client.get(url).status_code == 200, name
+        if data is not None:
+            patched = client.patch(url, data, content_type="application/json")
+            assert patched.status_code == 403, name
+    assert _snapshot(org) == before
+
+
+def test_the_api_asks_anonymous_callers_to_authenticate(client, org):
+    response = client.get(f"/api/v1/organisations/{org.slug}/items/")
+
+    assert response.status_code in (401, 403)
