@@ -309,3 +309,21 @@ def test_the_api_asks_anonymous_callers_to_authenticate(client, org):
     response = client.get(f"/api/v1/organisations/{org.slug}/items/")
 
     assert response.status_code in (401, 403)
+
+
+def test_an_editor_adds_a_system_from_the_page_and_the_timeline_follows(client, officer, org):
+    client.force_login(officer)
+    url = reverse("workspace:systems", kwargs={"slug": org.slug})
+    assert client.get(url).status_code == 200
+
+    response = client.post(url, {
+        "name": "Frontier model", "risk_class": "minimal", "is_gpai_model": "on",
+        "gpai_systemic_risk": "on", "placed_on_market": "2025-03-01",
+    })  # fmt: skip
+    bad = client.post(url, {"name": "Odd", "risk_class": "minimal", "annex_iii_area": "employment"})
+
+    assert response.status_code == 302
+    keys = set(org.items.filter(applies=True).values_list("milestone__key", flat=True))
+    assert {"ai-act-legacy-gpai-compliance", "ai-act-gpai-systemic-risk-notification"} <= keys
+    assert bad.status_code == 400
+    assert org.systems.count() == 2

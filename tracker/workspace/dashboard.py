@@ -68,7 +68,8 @@ class DashboardSource:
 def dashboard_source(*, organisation: Organisation) -> DashboardSource:
     """Three queries: the applying items, the systems, the members."""
     items = list(items_for(organisation=organisation))
-    systems = list(organisation.systems.all())
+    # Sorted here, not by the database, so every backend's collation gives the same order.
+    systems = sorted(organisation.systems.all(), key=lambda s: (s.name.casefold(), s.pk))
     members = list(
         get_user_model().objects.filter(memberships__organisation=organisation).order_by("pk")
     )
@@ -221,6 +222,7 @@ class TimelineChart:
     today_x: str
     today_label: str
     description: str
+    not_drawn: str  # what the chart leaves out, said in words ("" when nothing)
     legend: list[tuple[str, str, str, int]]  # status, label, colour, count
 
 
@@ -292,6 +294,12 @@ def _day(value: dt.date) -> str:
     return date_format(value, "j F Y")
 
 
+def _not_drawn(undated: int) -> str:
+    if undated == 1:
+        return "1 item runs from an event and has no date, so it is not drawn."
+    return f"{undated} items run from an event and have no date, so they are not drawn."
+
+
 def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineChart:
     dated = sorted((i for i in items if i.due_date), key=lambda i: (i.due_date, i.milestone.key))
     days = [i.due_date for i in dated]
@@ -349,12 +357,13 @@ def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineCh
         )
     else:
         description = "No dated item to show."
-    if undated:
-        description += f" {undated} items run from an event and have no date, so are not shown."
+    not_drawn = _not_drawn(undated) if undated else ""
+    if not_drawn:
+        description += f" {not_drawn}"
     return TimelineChart(
         width=CHART_WIDTH, height=axis_y + 22, axis_y=axis_y, label_y=axis_y + 16,
         ticks=ticks, dots=dots, today_x=f"{x_of(today):.1f}", today_label=_day(today),
-        description=description, legend=legend,
+        description=description, not_drawn=not_drawn, legend=legend,
     )  # fmt: skip
 
 

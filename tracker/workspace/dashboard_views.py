@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -111,7 +112,11 @@ def export(request, slug):
     response.write("\ufeff")  # so spreadsheet apps read the file as UTF-8
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
-    for item in items_for(organisation=org):
+    # Dated items by date, then the ones that run from an event, on every database.
+    items = items_for(organisation=org).order_by(
+        F("milestone__date").asc(nulls_last=True), "milestone__key"
+    )
+    for item in items:
         m = item.milestone
         row = [
             m.key, m.title, m.legal_basis, m.date.isoformat() if m.date else "",

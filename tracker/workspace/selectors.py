@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404
 
 from tracker.workspace.models import Incident, Membership, TrackedItem
@@ -28,7 +28,7 @@ def items_for(*, organisation) -> QuerySet[TrackedItem]:
     return (
         organisation.items.filter(applies=True)
         .select_related("milestone", "milestone__regulation", "owner")
-        .order_by("milestone__date", "milestone__key")
+        .order_by(F("milestone__date").asc(nulls_last=True), "milestone__key")
     )
 
 
