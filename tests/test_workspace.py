@@ -174,12 +174,21 @@ def _org_urls(org):
                       {"system": system.pk, "kind": "general", "aware_at": "2026-03-04T10:00"}),
         "incident_reported": (reverse("workspace:incident_reported",
                                       kwargs={"slug": slug, "pk": incident.pk}), {}),
+        "members": (reverse("workspace:members", kwargs={"slug": slug}),
+                    {"email": "x@example.org", "role": "owner"}),
+        "member_remove": (reverse("workspace:member_remove", kwargs={
+            "slug": slug, "pk": org.memberships.get(role="owner").pk}), {}),
+        "dashboard": (reverse("workspace:dashboard", kwargs={"slug": slug}), None),
+        "export": (reverse("workspace:export", kwargs={"slug": slug}), None),
+        "my_reminders": (reverse("workspace:my_reminders", kwargs={"slug": slug}), None),
     }  # fmt: skip
 
 
 def _snapshot(org):
     return (
         sorted(org.roles),
+        sorted(org.memberships.values_list("user__username", "role")),
+        org.invitations.count(),
         list(org.systems.values_list("name", "risk_class")),
         list(org.items.values_list("status", flat=True)),
         list(org.incidents.values_list("kind", "reported_at")),
@@ -192,7 +201,7 @@ def test_an_outsider_gets_404_on_every_organisation_url_and_changes_nothing(clie
     client.force_login(outsider)
 
     for name, (url, data) in urls.items():
-        if name != "incident_reported":
+        if name not in ("incident_reported", "member_remove"):
             assert client.get(url).status_code == 404, name
         if data is not None:
             assert client.post(url, data).status_code == 404, name
@@ -206,7 +215,7 @@ def test_a_viewer_reads_but_every_write_is_refused_with_403(client, org, viewer)
     client.force_login(viewer)
 
     for name, (url, data) in urls.items():
-        if name != "incident_reported":
+        if name not in ("incident_reported", "member_remove"):
             assert client.get(url).status_code == 200, name
         if data is not None:
             assert client.post(url, data).status_code == 403, name
@@ -327,3 +336,19 @@ def test_an_editor_adds_a_system_from_the_page_and_the_timeline_follows(client, 
     assert {"ai-act-legacy-gpai-compliance", "ai-act-gpai-systemic-risk-notification"} <= keys
     assert bad.status_code == 400
     assert org.systems.count() == 2
+
+
+def test_a_forgotten_password_is_reset_by_email(client, officer, mailoutbox):
+    response = client.post(reverse("password_reset"), {"email": officer.email})
+
+    assert response.status_code == 302
+    (message,) = mailoutbox
+    link = next(line for line in message.body.splitlines() if "/accounts/reset/" in line)
+    path = link[link.index("/accounts/reset/") :].strip()
+    form = client.get(path, follow=True)
+    assert form.context["validlink"] is True
+    done = client.post(form.redirect_chain[-1][0], {
+        "new_password1": "another long passphrase", "new_password2": "another long passphrase",
+    })  # fmt: skip
+    assert done.status_code == 302
+    assert client.login(username="officer", password="another long passphrase")
