@@ -108,6 +108,37 @@ def staff_outsider(db):
 
 
 @pytest.fixture
+def officer(db):
+    """A startup's compliance officer (owner of the `org` a module defines)."""
+    return UserFactory(username="officer", email="officer@example.org")
+
+
+@pytest.fixture
+def teammate(db):
+    return UserFactory(username="teammate", email="teammate@example.org")
+
+
+@pytest.fixture
+def viewer(org):
+    """A member of the module's `org` who may read but not write."""
+    from tracker.workspace.models import Membership
+
+    user = UserFactory(username="viewer")
+    Membership.objects.create(organisation=org, user=user, role="viewer")
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    """Someone with an organisation of their own, and none of ours."""
+    from tracker.workspace.services import organisation_create
+
+    other = UserFactory(username="outsider")
+    organisation_create(name="Other Co", owner=other)
+    return other
+
+
+@pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -134,3 +165,52 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = False
+
+
+# Real browser -----------------------------------------------------------------------------
+# Each browser test module defines a `site` fixture (the live server with its data loaded):
+# data must be written before Playwright starts, because the sync Playwright API keeps an
+# asyncio loop running in the test thread and Django refuses ORM calls from such a thread.
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(site, chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open a page in a fresh context (`new_page(**context_options)`); all closed afterwards."""
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page(viewport={"width": 1280, "height": 900})

@@ -10,25 +10,15 @@ Assertions do not depend on today's date (the live server runs in another thread
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tracker.catalogue.services import catalogue_load_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DATED_TITLES = [
     "The Test Act enters into force",
     "High-risk obligations apply",
@@ -52,37 +42,6 @@ def site(live_server, packs) -> str:
     for path in packs:
         catalogue_load_file(path=path)
     return live_server.url + "/"
-
-
-@pytest.fixture
-def browser(site, chromium_path) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def new_page(browser) -> Iterator:
-    """Open a page in a fresh context (`new_page(**context_options)`); all closed afterwards."""
-    contexts = []
-
-    def open_page(**options) -> Page:
-        context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_page) -> Page:
-    return new_page(viewport={"width": 1280, "height": 900})
 
 
 def dated_titles(page: Page) -> list[str]:

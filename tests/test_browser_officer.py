@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.factories import UserFactory
 from tracker.catalogue.services import catalogue_load_file
@@ -22,15 +21,6 @@ from tracker.workspace.services import organisation_create, organisation_set_rol
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REAL_PACKS = sorted((Path(__file__).resolve().parent.parent / "fixtures").glob("*.yaml"))
 ANNEX_III = "High-risk obligations apply to Annex III systems"
 PASSWORD = "a long enough passphrase"
@@ -55,36 +45,6 @@ def acme(site) -> str:
         annex_iii_area="employment", placed_on_market=dt.date(2027, 1, 10),
     ))  # fmt: skip
     return f"{site}/w/{org.slug}/dashboard/"
-
-
-@pytest.fixture
-def browser(site, chromium_path) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def new_page(browser) -> Iterator:
-    contexts = []
-
-    def open_page(**options) -> Page:
-        context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_page) -> Page:
-    return new_page(viewport={"width": 1280, "height": 900})
 
 
 def sign_in(page: Page, site: str) -> None:

@@ -10,7 +10,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_browser import browser, new_page, page  # noqa: F401 - shared fixtures
 from tracker.catalogue.services import catalogue_load_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,7 +29,7 @@ def _text_part(message) -> str:
     raise AssertionError("no text part")
 
 
-def test_subscribe_confirm_from_the_email_and_unsubscribe(page, site, smtp_server):  # noqa: F811
+def test_subscribe_confirm_from_the_email_and_unsubscribe(page, site, smtp_server):
     # Given the subscribe page, reached from the site's navigation
     page.goto(site)
     page.get_by_role("link", name="Reminders").click()
@@ -67,7 +66,7 @@ def test_subscribe_confirm_from_the_email_and_unsubscribe(page, site, smtp_serve
     expect(page.locator("h1")).to_have_text("This link is not valid")
 
 
-def test_the_subscribe_form_shows_errors_in_place(page, site, smtp_server):  # noqa: F811
+def test_the_subscribe_form_shows_errors_in_place(page, site, smtp_server):
     page.goto(site + "subscriptions/")
     page.get_by_label("Email address").fill("not an address")
     page.get_by_label("Remind me this many days before").fill("soon")

@@ -40,34 +40,10 @@ def frozen():
 
 
 @pytest.fixture
-def officer(db):
-    return UserFactory(username="officer")
-
-
-@pytest.fixture
-def teammate(db):
-    return UserFactory(username="teammate")
-
-
-@pytest.fixture
 def org(officer, teammate):
     organisation = organisation_create(name="Acme AI", owner=officer)
     Membership.objects.create(organisation=organisation, user=teammate, role="editor")
     return organisation
-
-
-@pytest.fixture
-def viewer(org):
-    user = UserFactory(username="viewer")
-    Membership.objects.create(organisation=org, user=user, role="viewer")
-    return user
-
-
-@pytest.fixture
-def outsider(db):
-    other = UserFactory(username="outsider")
-    organisation_create(name="Other Co", owner=other)
-    return other
 
 
 @pytest.fixture

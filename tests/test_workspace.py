@@ -5,18 +5,12 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from tests.factories import UserFactory
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_amend
 from tracker.workspace.models import AISystem, Incident, Membership
 from tracker.workspace.services import organisation_create, organisation_set_roles, system_save
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def officer(db):
-    return UserFactory(username="officer")
 
 
 @pytest.fixture
@@ -28,20 +22,6 @@ def org(officer, ai_act_catalogue):
         annex_iii_area="employment", placed_on_market=dt.date(2027, 1, 10),
     ))  # fmt: skip
     return organisation
-
-
-@pytest.fixture
-def viewer(org):
-    user = UserFactory(username="viewer")
-    Membership.objects.create(organisation=org, user=user, role="viewer")
-    return user
-
-
-@pytest.fixture
-def outsider(db):
-    other = UserFactory(username="outsider")
-    organisation_create(name="Other Co", owner=other)
-    return other
 
 
 def test_creating_an_organisation_makes_its_creator_owner(client, officer):
