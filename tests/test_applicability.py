@@ -21,7 +21,7 @@ CATALOGUE = yaml.safe_load((ROOT / "fixtures" / "eu-ai-act.yaml").read_text(enco
 MILESTONES = {m["key"]: m for m in CATALOGUE["milestones"]}
 
 # What every company gets from its roles alone, before looking at any system.
-CONTEXT = {"ai-act-entry-into-force", "ai-act-general-application"}
+CONTEXT = {"ai-act-general-application"}
 OPERATOR = CONTEXT | {"ai-act-penalties-apply", "ai-act-corrective-action-15-working-days"}
 TRADER = OPERATOR | {"ai-act-prohibitions-apply", "ai-act-omnibus-new-prohibitions-apply"}
 GENERAL = TRADER | {"ai-act-ai-literacy-applies"}

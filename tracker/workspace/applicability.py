@@ -278,9 +278,9 @@ def _timeline(company: CompanyFacts) -> Finding | None:
     if not who:
         return None
     return Finding(
-        ("ai-act-entry-into-force", "ai-act-general-application"),
-        f"{who} of AI systems: the Regulation's entry into force and its general date of "
-        "application frame every other date.",
+        ("ai-act-general-application",),
+        f"{who} of AI systems: the Regulation's general date of application frames the "
+        "others; most obligations not listed separately apply from it.",
     )
 
 
@@ -700,9 +700,11 @@ _GPAI, _GPAI_LEGACY = "ai-act-gpai-obligations-apply", "ai-act-legacy-gpai-compl
 RULES: tuple[Rule, ...] = (
     Rule(
         "R-GEN-TIMELINE",
-        "Art. 113, first and second paragraphs",
-        "Any operator: entry into force and general date of application, as context.",
-        ("ai-act-entry-into-force", "ai-act-general-application"),
+        "Art. 113, second paragraph",
+        # Entry into force (1 August 2024) is on the public timeline; it asks nothing of a
+        # company, so it is not a tracked item.
+        "Any operator: the general date of application, as context.",
+        ("ai-act-general-application",),
         on_company=_timeline,
     ),
     Rule(
