@@ -9,6 +9,7 @@ import yaml
 
 from tracker.workspace import applicability
 from tracker.workspace.applicability import (
+    ROLES,
     RULES,
     Applicability,
     CompanyFacts,
@@ -279,12 +280,7 @@ ROLE_WORDS = ("Provider", "Deployer", "Importer", "Distributor", "Authorised", "
 
 def test_reasons_name_the_system_and_the_role():
     facts = company(
-        "provider",
-        "deployer",
-        "importer",
-        "distributor",
-        "authorised_representative",
-        "product_manufacturer",
+        *ROLES,
         systems=[
             annex_iii("critical_infrastructure", dt.date(2025, 1, 1), key="a", name="Grid",
                       used_by_public_authority=True),

@@ -5,23 +5,17 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from tests.factories import acme_organisation
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_amend
-from tracker.workspace.models import AISystem, Incident, Membership
-from tracker.workspace.services import organisation_create, organisation_set_roles, system_save
+from tracker.workspace.models import Incident, Membership
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def org(officer, ai_act_catalogue):
-    organisation = organisation_create(name="Acme AI", owner=officer)
-    organisation_set_roles(organisation=organisation, roles=["provider"])
-    system_save(system=AISystem(
-        organisation=organisation, name="CV screener", risk_class="high_risk_annex_iii",
-        annex_iii_area="employment", placed_on_market=dt.date(2027, 1, 10),
-    ))  # fmt: skip
-    return organisation
+    return acme_organisation(officer)
 
 
 def test_creating_an_organisation_makes_its_creator_owner(client, officer):

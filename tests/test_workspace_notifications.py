@@ -5,18 +5,15 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.factories import UserFactory
+from tests.factories import UserFactory, acme_organisation
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_amend
 from tracker.reminders.models import Message
 from tracker.reminders.services import reminders_sweep
-from tracker.workspace.models import AISystem, Incident, OwnerReminders
+from tracker.workspace.models import Incident, OwnerReminders
 from tracker.workspace.notifications import incident_reminders, overdue_digests
 from tracker.workspace.services import (
     item_update,
-    organisation_create,
-    organisation_set_roles,
-    system_save,
 )
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +34,7 @@ def owner(db):
 
 @pytest.fixture
 def org(owner, ai_act_catalogue):
-    organisation = organisation_create(name="Acme AI", owner=owner)
-    organisation_set_roles(organisation=organisation, roles=["provider"])
-    system_save(system=AISystem(
-        organisation=organisation, name="CV screener", risk_class="high_risk_annex_iii",
-        annex_iii_area="employment", placed_on_market=dt.date(2027, 1, 10),
-    ))  # fmt: skip
-    return organisation
+    return acme_organisation(owner)
 
 
 def _item(org, key):

@@ -8,8 +8,31 @@ from tracker.reminders.validation import parse_lead_days, validate_timezone
 HOURS = [(h, f"{h:02d}:00") for h in range(24)]
 
 
-class PreferencesForm(forms.Form):
+class ReminderTimingForm(forms.Form):
+    """When reminders arrive: lead times, time zone and local hour (subscribers and owners)."""
+
+    lead_days = forms.CharField(
+        initial=", ".join(map(str, DEFAULT_LEAD_DAYS)),
+        label="Remind me this many days before",
+        help_text="Whole days, separated by commas.",
+    )
+    timezone = forms.CharField(initial="Europe/Brussels", label="Time zone")
+    send_hour = forms.TypedChoiceField(
+        choices=HOURS, coerce=int, initial=9, label="Local time reminders arrive"
+    )
+
+    def clean_lead_days(self):
+        return parse_lead_days(self.cleaned_data["lead_days"])
+
+    def clean_timezone(self):
+        return validate_timezone(self.cleaned_data["timezone"].strip())
+
+
+class PreferencesForm(ReminderTimingForm):
     """What to follow and how to be reminded: the subscribe and manage pages."""
+
+    field_order = ["regulation", "roles", "scopes", "categories", "milestones", "lead_days",
+                   "language", "timezone", "send_hour"]  # fmt: skip
 
     regulation = forms.ModelChoiceField(
         Regulation.objects.all(),
@@ -35,22 +58,7 @@ class PreferencesForm(forms.Form):
         to_field_name="key", required=False, label="Or these milestones, one by one",
         widget=forms.SelectMultiple(attrs={"size": 8}),
     )  # fmt: skip
-    lead_days = forms.CharField(
-        initial=", ".join(map(str, DEFAULT_LEAD_DAYS)),
-        label="Remind me this many days before",
-        help_text="Whole days, separated by commas.",
-    )
     language = forms.ChoiceField(choices=Language.choices, initial=Language.EN)
-    timezone = forms.CharField(initial="Europe/Brussels", label="Time zone")
-    send_hour = forms.TypedChoiceField(
-        choices=HOURS, coerce=int, initial=9, label="Local time reminders arrive"
-    )
-
-    def clean_lead_days(self):
-        return parse_lead_days(self.cleaned_data["lead_days"])
-
-    def clean_timezone(self):
-        return validate_timezone(self.cleaned_data["timezone"].strip())
 
     def clean(self):
         data = super().clean()
@@ -90,4 +98,4 @@ class PreferencesForm(forms.Form):
 class SubscribeForm(PreferencesForm):
     email = forms.EmailField(label="Email address")
 
-    field_order = ["email"]
+    field_order = ["email", *PreferencesForm.field_order]

@@ -25,3 +25,8 @@ def incident_deadline(*, kind: str, aware_at: dt.datetime, tz: str) -> dt.dateti
         last_day += dt.timedelta(days=7 - last_day.weekday())
     end_of_day = dt.datetime.combine(last_day, dt.time(23, 59, 59), zone)
     return end_of_day.astimezone(dt.UTC)
+
+
+def hours_left(deadline: dt.datetime, now: dt.datetime) -> int:
+    """Whole hours until the deadline (negative once it has passed)."""
+    return int((deadline - now).total_seconds() // 3600)

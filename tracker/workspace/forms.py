@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
-from tracker.reminders.validation import parse_lead_days, validate_timezone
+from tracker.reminders.forms import ReminderTimingForm
 from tracker.workspace.models import AISystem, CompanyRole, Incident, Membership, TrackedItem
 
 
@@ -103,18 +103,5 @@ class InvitationForm(forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.EDITOR)
 
 
-class ReminderSettingsForm(forms.Form):
+class ReminderSettingsForm(ReminderTimingForm):
     """An owner's own lead times, time zone and hour for reminders about their items."""
-
-    lead_days = forms.CharField(label="Remind me this many days before",
-                                help_text="Whole days, separated by commas.")  # fmt: skip
-    timezone = forms.CharField(label="Time zone")
-    send_hour = forms.TypedChoiceField(
-        choices=[(h, f"{h:02d}:00") for h in range(24)], coerce=int, label="Local time"
-    )
-
-    def clean_lead_days(self):
-        return parse_lead_days(self.cleaned_data["lead_days"])
-
-    def clean_timezone(self):
-        return validate_timezone(self.cleaned_data["timezone"].strip())

@@ -6,14 +6,13 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from tracker.reminders.models import Message
 from tracker.reminders.services import messages_dispatch_on_commit
 from tracker.workspace.models import Invitation, Membership, Organisation
-from tracker.workspace.notifications import owner_reminders_sync
+from tracker.workspace.notifications import owner_reminders_sync, workspace_message
 
 SALT = "jalon.invitation"
 VALID_FOR = 14 * 24 * 3600
@@ -41,16 +40,13 @@ def invitation_send(*, organisation: Organisation, email: str, role: str, by) ->
     url = settings.SITE_URL + reverse(
         "workspace:invitation", kwargs={"token": invitation_token(invitation)}
     )
-    context = {"invitation": invitation, "url": url}
-    message = Message.objects.create(
-        kind=Message.Kind.INVITATION,
+    message = workspace_message(
+        Message.Kind.INVITATION,
         to_email=invitation.email,
-        subject=" ".join(
-            render_to_string("workspace/email/invitation_subject.txt", context).split()
-        ),
-        body_text=render_to_string("workspace/email/invitation_body.txt", context),
-        next_attempt_at=timezone.now(),
+        context={"invitation": invitation, "url": url},
+        now=timezone.now(),
     )
+    message.save()
     messages_dispatch_on_commit([message.pk])
     return invitation
 

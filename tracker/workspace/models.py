@@ -11,6 +11,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from tracker.catalogue.models import Milestone
+from tracker.workspace.clocks import incident_deadline
 
 
 class CompanyRole(models.TextChoices):
@@ -222,6 +223,10 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.system}"
+
+    def report_by(self, tz: str) -> dt.datetime:
+        """The Art. 73 reporting deadline, counted in the time zone `tz`."""
+        return incident_deadline(kind=self.kind, aware_at=self.aware_at, tz=tz)
 
 
 class OwnerReminders(models.Model):

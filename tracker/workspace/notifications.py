@@ -20,13 +20,16 @@ from django.utils import timezone
 from tracker.catalogue.models import Milestone
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.services import reminders_plan
-from tracker.workspace.clocks import incident_deadline
+from tracker.workspace.clocks import hours_left
 from tracker.workspace.models import Incident, OwnerReminders, TrackedItem
 
 OPEN = [TrackedItem.Status.NOT_STARTED, TrackedItem.Status.IN_PROGRESS]
 
 
-def _message(kind: str, *, to_email: str, key: str, context: dict, now: dt.datetime) -> Message:
+def workspace_message(
+    kind: str, *, to_email: str, context: dict, now: dt.datetime, key: str | None = None
+) -> Message:
+    """An unsaved outbox message rendered from templates/workspace/email/<kind>_*.txt."""
     base = f"workspace/email/{kind}"
     subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
     return Message(
@@ -105,7 +108,7 @@ def overdue_digests(*, now: dt.datetime) -> int:
                 for item in group
             ],
         }  # fmt: skip
-        messages.append(_message(
+        messages.append(workspace_message(
             Message.Kind.OVERDUE_DIGEST, to_email=owner.email,
             key=f"overdue:{owner.pk}:{year}-W{week:02d}", context=context, now=now,
         ))  # fmt: skip
@@ -121,15 +124,15 @@ def incident_reminders(*, now: dt.datetime) -> int:
         owner__email=""
     )
     for incident in open_incidents.select_related("owner", "system", "organisation"):
-        deadline = incident_deadline(kind=incident.kind, aware_at=incident.aware_at, tz=tz)
+        deadline = incident.report_by(tz)
         context = {
             "incident": incident,
             "deadline": deadline,
-            "hours_left": int((deadline - now).total_seconds() // 3600),
+            "hours_left": hours_left(deadline, now),
             "url": settings.SITE_URL
             + reverse("workspace:incidents", kwargs={"slug": incident.organisation.slug}),
         }
-        messages.append(_message(
+        messages.append(workspace_message(
             Message.Kind.INCIDENT_CLOCK, to_email=incident.owner.email,
             key=f"incident:{incident.pk}:{today}", context=context, now=now,
         ))  # fmt: skip
@@ -142,7 +145,7 @@ def items_flag_moved_milestone(*, milestone: Milestone, old_date: dt.date) -> in
     items.update(changed_in_catalogue=True)
     now = timezone.now()
     messages = [
-        _message(
+        workspace_message(
             Message.Kind.ITEM_MOVED, to_email=item.owner.email,
             key=f"moved:{item.pk}:{milestone.date}",
             context={"item": item, "milestone": milestone, "old_date": old_date,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tracker.reminders.models import Subscription
 from tracker.workspace import members as members_services
 from tracker.workspace import notifications, services
-from tracker.workspace.clocks import incident_deadline
+from tracker.workspace.clocks import hours_left
 from tracker.workspace.forms import (
     IncidentForm,
     InvitationForm,
@@ -157,9 +157,10 @@ def incidents(request, slug):
     now, tz = timezone.now(), timezone.get_current_timezone_name()
     clocks = []
     for incident in incidents_for(organisation=org):
-        deadline = incident_deadline(kind=incident.kind, aware_at=incident.aware_at, tz=tz)
-        hours_left = int((deadline - now).total_seconds() // 3600)
-        clocks.append({"incident": incident, "deadline": deadline, "hours_left": hours_left})
+        deadline = incident.report_by(tz)
+        clocks.append(
+            {"incident": incident, "deadline": deadline, "hours_left": hours_left(deadline, now)}
+        )
     context = {"membership": membership, "org": org, "form": form, "clocks": clocks}
     return render(request, "workspace/incidents.html", context, status=400 if form.errors else 200)
 
