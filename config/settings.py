@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tracker.catalogue",
     "tracker.reminders",
     "tracker.workspace",
+    "tracker.lawwatch",
     "tracker.api",
     "tracker.web",
 ]
@@ -201,6 +202,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.workspace.tasks.overdue_digests_task",
         "schedule": crontab(day_of_week="mon", hour=7, minute=0),
     },
+    "catalogue-changes-publish": {
+        # Offers again the catalogue changes a follower app has not acknowledged (lost task).
+        "task": "tracker.catalogue.tasks.changes_publish_pending_task",
+        "schedule": REMINDER_SWEEP_SECONDS,
+    },
+    "workspace-tracking-sync-all": {
+        # Applicability rules ship with the code: a daily pass brings every organisation's
+        # items in line after a deploy that changed them.
+        "task": "tracker.workspace.tasks.tracking_sync_all_task",
+        "schedule": crontab(hour=2, minute=45),
+    },
+    "lawwatch-check": {
+        "task": "tracker.lawwatch.tasks.law_watch_task",
+        "schedule": crontab(hour=6, minute=30),
+    },
     "workspace-incident-reminders": {
         "task": "tracker.workspace.tasks.incident_reminders_task",
         "schedule": crontab(hour=7, minute=5),
@@ -246,5 +262,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
 }
+
+# The apps that follow the catalogue: each consumes every milestone change after commit, in a
+# task of its own (by name, so the catalogue imports none of them) and acknowledges it.
+CATALOGUE_CHANGE_CONSUMERS = {
+    "reminders": "tracker.reminders.tasks.milestone_change_consume_task",
+    "workspace": "tracker.workspace.tasks.milestone_change_consume_task",
+}
+
+# The law watch asks the EU's official sources about the tracked acts once a day. Off by
+# default: these machines (and anyone offline) have no network; see docs/law-watch.md.
+LAW_WATCH_ENABLED = env.bool("LAW_WATCH_ENABLED", False)
+LAW_WATCH_SPARQL_URL = env.str(
+    "LAW_WATCH_SPARQL_URL", "https://publications.europa.eu/webapi/rdf/sparql"
+)
+LAW_WATCH_FEED_URLS = env.list("LAW_WATCH_FEED_URLS", [])
+LAW_WATCH_TIMEOUT = env.float("LAW_WATCH_TIMEOUT", 20.0)
 
 env.seal()

@@ -146,7 +146,9 @@ class MilestoneAdmin(CatalogueAdmin):
         milestone = get_object_or_404(Milestone, pk=pk)
         if not self.has_change_permission(request, milestone):
             raise PermissionDenied
-        form = AmendmentForm(request.POST or None)
+        # The law watch opens this form pre-filled from a candidate (?amending_act=&source_url=).
+        prefill = {name: request.GET[name] for name in AmendmentForm.PREFILL if name in request.GET}
+        form = AmendmentForm(request.POST or None, initial=prefill)
         if request.method == "POST" and form.is_valid():
             try:
                 amendment = milestone_amend(

@@ -6,6 +6,8 @@ from tracker.catalogue.models import Confidence
 class AmendmentForm(forms.Form):
     """Record that a later act moved a milestone's date (one form, not three hand edits)."""
 
+    PREFILL = ("new_date", "amending_act", "source_url", "effective_on", "note")
+
     new_date = forms.DateField(
         help_text="The date in force after the amendment (YYYY-MM-DD).",
         widget=forms.DateInput(attrs={"type": "date"}),

@@ -29,6 +29,16 @@ class Regulation(models.Model):
     reference = models.CharField(max_length=120, blank=True)
     source_url = models.URLField(max_length=500)
     summary = models.TextField(blank=True)
+    celex = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="The act's CELEX number (e.g. 32024R1689): the law watch asks EUR-Lex about it.",
+    )
+    procedures = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Legislative procedures the law watch follows, e.g. [\"2025/0359(COD)\"].",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -245,3 +255,162 @@ class Amendment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amending_act}: {self.old_date} → {self.new_date}"
+
+
+class MilestoneChange(models.Model):
+    """One recorded change of a milestone: the catalogue announces it, its followers consume it.
+
+    Written in the transaction that changed the milestone; the apps that follow the catalogue
+    (reminders, workspace) read it after commit and acknowledge it with a `ChangeReceipt`.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "New milestone"
+        MOVED = "moved", "Date moved"
+        STATUS = "status", "Status changed"
+        DETAILS = "details", "Details changed"
+
+    class Origin(models.TextChoices):
+        ADMIN = "admin", "Admin change form"
+        AMENDMENT = "amendment", "Record an amendment"
+        REVERT = "revert", "History revert"
+        PACK = "pack", "Pack load"
+        CONFLICT = "conflict", "Pack conflict resolved"
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    changes = models.JSONField(
+        default=dict, help_text="Each changed field with its old and new value: {field: [old, new]}."
+    )
+    old_date = models.DateField(null=True, blank=True)
+    new_date = models.DateField(null=True, blank=True)
+    old_status = models.CharField(max_length=12, blank=True)
+    new_status = models.CharField(max_length=12, blank=True)
+    amending_act = models.CharField(max_length=200, blank=True)
+    source_url = models.URLField(max_length=500, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["recorded_at"], name="milestonechange_recorded_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.milestone}: {self.get_kind_display()} ({self.recorded_at:%Y-%m-%d})"
+
+    @property
+    def date_moved(self) -> bool:
+        return self.old_date is not None and self.new_date is not None and (
+            self.old_date != self.new_date
+        )
+
+
+class ChangeReceipt(models.Model):
+    """A follower app's acknowledgement that it consumed a change (or why it could not)."""
+
+    class Status(models.TextChoices):
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    change = models.ForeignKey(MilestoneChange, on_delete=models.CASCADE, related_name="receipts")
+    consumer = models.CharField(max_length=40)
+    status = models.CharField(max_length=6, choices=Status.choices)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    outcome = models.JSONField(default=dict, blank=True, help_text="What the consumer did.")
+    errors = models.JSONField(
+        default=list, blank=True, help_text="Items that failed on their own, with the reason."
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["change", "consumer"], name="changereceipt_one_per_consumer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.get_status_display()}"
+
+
+class PackRecord(models.Model):
+    """What the last load of a pack said about one row: the base that tells the pack's own
+    changes from an editor's, so a reload applies only what the pack changed."""
+
+    class Kind(models.TextChoices):
+        REGULATION = "regulation", "Regulation"
+        ROLE = "role", "Role"
+        SCOPE = "scope", "Scope"
+        MILESTONE = "milestone", "Milestone"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=100)
+    pack = models.CharField(max_length=200, help_text="The pack file it came from.")
+    values = models.JSONField(default=dict)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="packrecord_one_per_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} (from {self.pack})"
+
+
+class PackFile(models.Model):
+    """A pack file as last loaded: an unchanged file is not read into the catalogue again."""
+
+    name = models.CharField(max_length=200, unique=True)
+    sha256 = models.CharField(max_length=64)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackConflict(models.Model):
+    """A field that a pack and an editor both changed since the last load; an editor decides."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        KEPT = "kept", "Kept the catalogue's value"
+        TAKEN = "taken", "Took the pack's value"
+
+    kind = models.CharField(max_length=10, choices=PackRecord.Kind.choices)
+    key = models.CharField(max_length=100)
+    milestone = models.ForeignKey(
+        Milestone, null=True, blank=True, on_delete=models.CASCADE, related_name="conflicts"
+    )
+    field = models.CharField(max_length=40)
+    pack = models.CharField(max_length=200)
+    pack_value = models.JSONField(null=True)
+    pack_source = models.CharField(max_length=500, blank=True)
+    current_value = models.JSONField(null=True)
+    current_source = models.CharField(
+        max_length=500, blank=True, help_text="Who last changed the catalogue's value, and why."
+    )
+    base_value = models.JSONField(null=True, help_text="The value at the previous load.")
+    status = models.CharField(max_length=5, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "key", "field"],
+                condition=Q(status="open"),
+                name="packconflict_one_open_per_field",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.field}"

@@ -21,6 +21,8 @@ from tracker.catalogue.models import Confidence, Milestone
 
 KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 VOCAB_KEY_RE = re.compile(r"^[a-z0-9_]+$")
+CELEX_RE = re.compile(r"^[0-9CE][0-9]{4}[A-Z]{1,2}[0-9]{4}(?:\([0-9]+\))?$")
+PROCEDURE_RE = re.compile(r"^[0-9]{4}/[0-9]{4}\((?:COD|CNS|APP|NLE|INI)\)$")
 LINE = "__line__"
 
 
@@ -358,6 +360,18 @@ def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
     if regulation.get("source_url"):
         _check_url(problems, rline, "regulation", "source_url", regulation["source_url"])
 
+    celex = _text(regulation.get("celex"))
+    if celex and not CELEX_RE.match(celex):
+        problems.add(rline, "regulation", f"celex {celex!r} is not a CELEX number (32024R1689)")
+    procedures = regulation.get("procedures") or []
+    if not isinstance(procedures, list) or not all(
+        PROCEDURE_RE.match(_text(p)) for p in procedures
+    ):
+        problems.add(
+            rline, "regulation", "procedures must be a list like [\"2025/0359(COD)\"]"
+        )
+        procedures = []
+
     roles = _vocabulary(problems, data.get("roles"), "roles")
     scopes = _vocabulary(problems, data.get("scopes"), "scopes")
 
@@ -392,6 +406,8 @@ def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
             "reference": _text(regulation.get("reference")),
             "source_url": _text(regulation["source_url"]),
             "summary": _text(regulation.get("summary")),
+            "celex": celex,
+            "procedures": [_text(p) for p in procedures],
         },
         roles=roles,
         scopes=scopes,

@@ -1,0 +1,1 @@
+"""The law watch: what the EU's official sources said about the acts the catalogue tracks."""
