@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 
 from tests.factories import UserFactory
-from tracker.catalogue.services import catalogue_load_file
+from tracker.catalogue.pack_load import catalogue_load_file
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,6 +165,13 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def after_commit(django_capture_on_commit_callbacks, eager_celery):
+    """`with after_commit(): ...` runs what the commit would start: the catalogue's consumers
+    and the sends they dispatch, inline, as a worker would after the editor's request."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 # Real browser -----------------------------------------------------------------------------

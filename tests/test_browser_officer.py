@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.factories import UserFactory, acme_organisation
-from tracker.catalogue.services import catalogue_load_file
+from tracker.catalogue.pack_load import catalogue_load_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tracker.catalogue.services import catalogue_load_file
+from tracker.catalogue.pack_load import catalogue_load_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

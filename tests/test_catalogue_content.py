@@ -143,10 +143,12 @@ def test_the_agenda_pack_marks_what_only_the_seed_article_supports(packs):
 
 @pytest.mark.django_db
 def test_loading_the_shipped_packs_twice_is_idempotent():
-    from tracker.catalogue.services import catalogue_load_file
+    from tracker.catalogue.pack_load import catalogue_load_file
 
     first = [catalogue_load_file(path=path) for path in PACK_FILES]
     second = [catalogue_load_file(path=path) for path in PACK_FILES]
 
     assert sum(len(r.created) for r in first) == Milestone.objects.count()
-    assert [(r.created, r.updated) for r in second] == [([], []), ([], [])]
+    assert [r.file_unchanged for r in second] == [True, True]
+    forced = [catalogue_load_file(path=path, force=True) for path in PACK_FILES]
+    assert [(r.created, r.applied, r.conflicts) for r in forced] == [([], [], [])] * 2

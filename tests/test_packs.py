@@ -4,8 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tracker.catalogue.models import Amendment, Milestone, Regulation, Role, Scope
+from tracker.catalogue.pack_load import catalogue_load_file
 from tracker.catalogue.packs import PackError, pack_parse
-from tracker.catalogue.services import catalogue_load_file
 
 pytestmark = pytest.mark.django_db
 
@@ -40,8 +40,10 @@ def test_loading_the_same_pack_twice_changes_nothing(small_pack):
     before = _counts()
 
     report = catalogue_load_file(path=small_pack)
+    forced = catalogue_load_file(path=small_pack, force=True)
 
-    assert (report.created, report.updated, report.unchanged) == ([], [], 4)
+    assert report.file_unchanged
+    assert (forced.created, forced.applied, forced.conflicts, forced.unchanged) == ([], [], [], 4)
     assert _counts() == before
 
 
@@ -57,7 +59,7 @@ def test_an_edited_pack_updates_in_place_and_the_change_is_in_the_history(tmp_pa
 
     report = catalogue_load_file(path=edited)
 
-    assert report.updated == ["test-entry-into-force"]
+    assert report.applied == ["test-entry-into-force: title"]
     milestone = Milestone.objects.get(key="test-entry-into-force")
     assert milestone.pk == pk
     assert milestone.title == "The Test Act is now in force"
@@ -79,7 +81,7 @@ def test_a_role_change_in_the_pack_is_applied(tmp_path, small_pack):
 
     report = catalogue_load_file(path=edited)
 
-    assert report.updated == ["test-entry-into-force"]
+    assert report.applied == ["test-entry-into-force: roles"]
     milestone = Milestone.objects.get(key="test-entry-into-force")
     assert list(milestone.roles.values_list("key", flat=True)) == ["deployer"]
 
@@ -184,10 +186,11 @@ def test_the_command_reports_what_it_did(small_pack, capsys):
     call_command("catalogue_load", str(small_pack))
 
     out = capsys.readouterr().out.splitlines()
-    assert out == [
-        "small.yaml: 4 created, 0 updated, 0 unchanged",
-        "small.yaml: 0 created, 0 updated, 4 unchanged",
-    ]
+    assert out[0] == (
+        "small.yaml: 4 created, 0 applied, 0 kept (an editor's value stands), 0 in conflict, "
+        "0 unchanged"
+    )
+    assert out[-1] == "small.yaml: unchanged since the last load, nothing to do"
 
 
 def test_the_command_rejects_a_bad_file_with_a_readable_message(tmp_path):

@@ -198,13 +198,17 @@ def test_a_confirm_token_does_not_open_the_manage_page(client, active):
     assert client.get(reverse("reminders:manage", kwargs={"token": token})).status_code == 404
 
 
-def test_an_amendment_notifies_each_follower_once_and_moves_their_reminders(active, editor):
+def test_an_amendment_notifies_each_follower_once_and_moves_their_reminders(
+    active, editor, after_commit
+):
     milestone = Milestone.objects.get(key="test-high-risk")
 
-    milestone_amend(
-        milestone=milestone, new_date=dt.date(2028, 3, 1), amending_act="Regulation (EU) 2099/1",
-        source_url="https://example.org/a", confidence="high", recorded_by=editor,
-    )  # fmt: skip
+    with after_commit():
+        milestone_amend(
+            milestone=milestone, new_date=dt.date(2028, 3, 1),
+            amending_act="Regulation (EU) 2099/1", source_url="https://example.org/a",
+            confidence="high", recorded_by=editor,
+        )  # fmt: skip
 
     notice = Message.objects.get(kind="date_moved")
     assert notice.to_email == "ada@example.org"
@@ -217,43 +221,50 @@ def test_an_amendment_notifies_each_follower_once_and_moves_their_reminders(acti
     ) == [(dt.date(2028, 3, 1), 7), (dt.date(2028, 3, 1), 30)]
 
 
-def test_an_admin_date_edit_notifies_followers(client, active, editor):
+def test_an_admin_date_edit_notifies_followers(client, active, editor, after_commit):
     from tests.test_admin import _change_data
 
-    milestone = Milestone.objects.get(key="test-high-risk")
+    milestone = Milestone.objects.get(key="test-review")
     client.force_login(editor)
 
-    client.post(
-        reverse("admin:catalogue_milestone_change", args=[milestone.pk]),
-        _change_data(milestone, date="2028-01-15"),
-    )
+    with after_commit():
+        client.post(
+            reverse("admin:catalogue_milestone_change", args=[milestone.pk]),
+            _change_data(milestone, date="2028-09-15"),
+        )
 
     assert Message.objects.filter(kind="date_moved").count() == 1
-    assert active.reminders.filter(milestone=milestone, occurrence="2028-01-15").count() == 2
+    assert active.reminders.filter(milestone=milestone, occurrence="2028-09-15").count() == 2
 
 
-def test_a_withdrawn_milestone_cancels_its_reminders_without_a_notice(client, active, editor):
+def test_a_withdrawn_milestone_cancels_its_reminders_without_a_notice(
+    client, active, editor, after_commit
+):
     from tests.test_admin import _change_data
 
     milestone = Milestone.objects.get(key="test-high-risk")
     client.force_login(editor)
 
-    client.post(
-        reverse("admin:catalogue_milestone_change", args=[milestone.pk]),
-        _change_data(milestone, status="withdrawn"),
-    )
+    with after_commit():
+        client.post(
+            reverse("admin:catalogue_milestone_change", args=[milestone.pk]),
+            _change_data(milestone, status="withdrawn"),
+        )
 
     assert active.reminders.filter(milestone=milestone).count() == 0
     assert Message.objects.filter(kind="date_moved").count() == 0
 
 
-def test_a_pack_reload_that_moves_a_date_notifies_followers(tmp_path, active, small_pack):
-    from tracker.catalogue.services import catalogue_load_file
+def test_a_pack_reload_that_moves_a_date_notifies_followers(
+    tmp_path, active, small_pack, after_commit
+):
+    from tracker.catalogue.pack_load import catalogue_load_file
 
     edited = tmp_path / "small.yaml"
     edited.write_text(small_pack.read_text().replace("date: 2028-08-02", "date: 2028-09-01"))
 
-    catalogue_load_file(path=edited)
+    with after_commit():
+        catalogue_load_file(path=edited)
 
     notice = Message.objects.get(kind="date_moved")
     assert "The Commission reviews the Act" in notice.subject

@@ -98,13 +98,15 @@ def test_bad_tracking_input_is_explained_and_changes_nothing(client, officer, or
     assert item.status == "not_started"
 
 
-def test_an_amendment_flags_the_open_items_of_every_organisation(org, editor):
+def test_an_amendment_flags_the_open_items_of_every_organisation(org, editor, after_commit):
     milestone = Milestone.objects.get(key="ai-act-high-risk-annex-iii-apply")
 
-    milestone_amend(
-        milestone=milestone, new_date=dt.date(2028, 1, 15), amending_act="Regulation (EU) 2099/1",
-        source_url="https://example.org", confidence="low", recorded_by=editor,
-    )  # fmt: skip
+    with after_commit():
+        milestone_amend(
+            milestone=milestone, new_date=dt.date(2028, 1, 15),
+            amending_act="Regulation (EU) 2099/1", source_url="https://example.org",
+            confidence="low", recorded_by=editor,
+        )  # fmt: skip
 
     assert org.items.get(milestone=milestone).changed_in_catalogue is True
 

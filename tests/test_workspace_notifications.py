@@ -104,16 +104,17 @@ def test_an_incident_owner_is_reminded_daily_until_it_is_reported(org, owner):
     assert message.subject == "Report the incident on CV screener by 10 December, 23:59"
 
 
-def test_a_moved_date_flags_the_item_and_tells_its_owner(org, owner):
+def test_a_moved_date_flags_the_item_and_tells_its_owner(org, owner, after_commit):
     item = _item(org, "ai-act-high-risk-annex-iii-apply")
     item_update(item=item, by=owner, owner=owner)
     editor = UserFactory(username="ed", is_staff=True, is_superuser=True)
 
-    milestone_amend(
-        milestone=Milestone.objects.get(key="ai-act-high-risk-annex-iii-apply"),
-        new_date=dt.date(2028, 2, 1), amending_act="Regulation (EU) 2099/1",
-        source_url="https://example.org", confidence="low", recorded_by=editor,
-    )  # fmt: skip
+    with after_commit():
+        milestone_amend(
+            milestone=Milestone.objects.get(key="ai-act-high-risk-annex-iii-apply"),
+            new_date=dt.date(2028, 2, 1), amending_act="Regulation (EU) 2099/1",
+            source_url="https://example.org", confidence="low", recorded_by=editor,
+        )  # fmt: skip
 
     item.refresh_from_db()
     assert item.changed_in_catalogue is True

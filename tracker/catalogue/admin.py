@@ -7,9 +7,24 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from tracker.catalogue.forms import AmendmentForm
-from tracker.catalogue.models import Amendment, Milestone, Regulation, Role, Scope
-from tracker.catalogue.services import milestone_amend, milestone_changed
+from tracker.catalogue.forms import AmendmentForm, MilestoneAdminForm
+from tracker.catalogue.models import (
+    Amendment,
+    ChangeReceipt,
+    Milestone,
+    MilestoneChange,
+    PackConflict,
+    Regulation,
+    Role,
+    Scope,
+)
+from tracker.catalogue.pack_load import pack_conflict_resolve
+from tracker.catalogue.services import (
+    EDITABLE_FIELDS,
+    milestone_amend,
+    milestone_create,
+    milestone_update,
+)
 
 
 class YearFilter(admin.SimpleListFilter):
@@ -126,11 +141,38 @@ class MilestoneAdmin(CatalogueAdmin):
         ),
     ]
 
+    form = MilestoneAdminForm
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change or {"date", "status"} & set(form.changed_data):
-            # The admin wraps this in a transaction: reminders move with the edit or not at all.
-            milestone_changed(milestone=obj, old_date=form.initial.get("date"))
+        # Every save goes through the catalogue's one service, which compares the form with
+        # the row in the database: the change form and a history revert alike.
+        fields = {
+            name: value
+            for name, value in form.cleaned_data.items()
+            if name in EDITABLE_FIELDS and name in form.fields
+        }
+        roles, scopes = form.cleaned_data.get("roles"), form.cleaned_data.get("scopes")
+        if not change:
+            milestone_create(
+                milestone=obj, roles=roles or (), scopes=scopes or (),
+                origin=MilestoneChange.Origin.ADMIN, by=request.user, reason="Added in the admin",
+            )  # fmt: skip
+            return
+        reverting = getattr(request, "_jalon_revert", False)
+        milestone_update(
+            milestone=obj, values=fields, roles=roles, scopes=scopes, by=request.user,
+            origin=MilestoneChange.Origin.REVERT if reverting else MilestoneChange.Origin.ADMIN,
+            reason="Reverted to an earlier version" if reverting else "",
+        )  # fmt: skip
+
+    def save_related(self, request, form, formsets, change):
+        # Roles and scopes were saved by the service, with the change they belong to.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        request._jalon_revert = True  # save_model records the change as a revert
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_urls(self):
         urls = [
@@ -206,3 +248,84 @@ class AmendmentAdmin(CatalogueAdmin):
 class VocabularyAdmin(admin.ModelAdmin):
     list_display = ["name", "key"]
     search_fields = ["key", "name"]
+
+
+class ChangeReceiptInline(admin.TabularInline):
+    model = ChangeReceipt
+    extra = 0
+    can_delete = False
+    fields = ["consumer", "status", "attempts", "outcome", "errors", "started_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MilestoneChange)
+class MilestoneChangeAdmin(admin.ModelAdmin):
+    """The catalogue's change log, and whether each follower app has consumed each change."""
+
+    list_display = [
+        "recorded_at", "milestone", "kind", "origin", "old_date", "new_date", "new_status",
+        "recorded_by",
+    ]  # fmt: skip
+    list_filter = ["kind", "origin", "receipts__status", "milestone__regulation"]
+    search_fields = ["milestone__key", "milestone__title", "amending_act", "reason"]
+    list_select_related = ["milestone", "recorded_by"]
+    date_hierarchy = "recorded_at"
+    inlines = [ChangeReceiptInline]
+    readonly_fields = [f.name for f in MilestoneChange._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # changes are recorded by the catalogue's services
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PackConflict)
+class PackConflictAdmin(admin.ModelAdmin):
+    """Fields a pack and an editor both changed: keep ours or take the pack's."""
+
+    list_display = [
+        "key", "field", "current_value", "pack_value", "status", "pack", "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "kind", "field", "pack"]
+    search_fields = ["key", "field"]
+    actions = ["keep_ours", "take_packs"]
+    readonly_fields = [
+        "kind", "key", "milestone", "field", "base_value", "current_value", "current_source",
+        "pack_value", "pack_source", "pack", "status", "created_at", "resolved_at",
+        "resolved_by",
+    ]  # fmt: skip
+    exclude = ["pack_extra"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Resolving is a catalogue edit: the same permission as changing a milestone.
+        return request.user.has_perm("catalogue.change_milestone")
+
+    def _resolve(self, request, queryset, *, take: bool):
+        done = 0
+        for conflict in queryset.filter(status=PackConflict.Status.OPEN):
+            try:
+                pack_conflict_resolve(conflict=conflict, take=take, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{conflict}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"Resolved {done} conflict(s).", messages.SUCCESS)
+
+    @admin.action(description="Keep the catalogue's value", permissions=["change"])
+    def keep_ours(self, request, queryset):
+        self._resolve(request, queryset, take=False)
+
+    @admin.action(description="Take the pack's value", permissions=["change"])
+    def take_packs(self, request, queryset):
+        self._resolve(request, queryset, take=True)

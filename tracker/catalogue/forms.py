@@ -1,6 +1,30 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
-from tracker.catalogue.models import Confidence
+from tracker.catalogue.models import Confidence, Milestone
+from tracker.catalogue.services import EDITABLE_FIELDS, milestone_check_change
+
+
+class MilestoneAdminForm(forms.ModelForm):
+    """The admin's milestone form, held to the same rule as packs and the services."""
+
+    source_url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = Milestone
+        fields = [*EDITABLE_FIELDS, "roles", "scopes"]
+
+    def clean(self):
+        cleaned = super().clean()
+        current = (
+            Milestone.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        )
+        if current is not None and "date" in cleaned:
+            try:
+                milestone_check_change(milestone=current, values={"date": cleaned["date"]})
+            except ValidationError as exc:
+                self.add_error("date", exc.message_dict.get("date", exc.messages))
+        return cleaned
 
 
 class AmendmentForm(forms.Form):

@@ -37,7 +37,7 @@ class Regulation(models.Model):
     procedures = models.JSONField(
         default=list,
         blank=True,
-        help_text="Legislative procedures the law watch follows, e.g. [\"2025/0359(COD)\"].",
+        help_text='Legislative procedures the law watch follows, e.g. ["2025/0359(COD)"].',
     )
     history = HistoricalRecords()
 
@@ -72,6 +72,10 @@ class Scope(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Statuses of a date that still binds someone; superseded or withdrawn dates do not.
+LIVE_STATUSES = ("planned", "proposed", "adopted", "in_force")
 
 
 class Milestone(models.Model):
@@ -281,7 +285,8 @@ class MilestoneChange(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     origin = models.CharField(max_length=10, choices=Origin.choices)
     changes = models.JSONField(
-        default=dict, help_text="Each changed field with its old and new value: {field: [old, new]}."
+        default=dict,
+        help_text="Each changed field with its old and new value: {field: [old, new]}.",
     )
     old_date = models.DateField(null=True, blank=True)
     new_date = models.DateField(null=True, blank=True)
@@ -304,8 +309,10 @@ class MilestoneChange(models.Model):
 
     @property
     def date_moved(self) -> bool:
-        return self.old_date is not None and self.new_date is not None and (
-            self.old_date != self.new_date
+        return (
+            self.old_date is not None
+            and self.new_date is not None
+            and (self.old_date != self.new_date)
         )
 
 
@@ -313,13 +320,15 @@ class ChangeReceipt(models.Model):
     """A follower app's acknowledgement that it consumed a change (or why it could not)."""
 
     class Status(models.TextChoices):
+        RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
     change = models.ForeignKey(MilestoneChange, on_delete=models.CASCADE, related_name="receipts")
     consumer = models.CharField(max_length=40)
-    status = models.CharField(max_length=6, choices=Status.choices)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.RUNNING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
     outcome = models.JSONField(default=dict, blank=True, help_text="What the consumer did.")
     errors = models.JSONField(
         default=list, blank=True, help_text="Items that failed on their own, with the reason."
@@ -395,6 +404,9 @@ class PackConflict(models.Model):
         max_length=500, blank=True, help_text="Who last changed the catalogue's value, and why."
     )
     base_value = models.JSONField(null=True, help_text="The value at the previous load.")
+    pack_extra = models.JSONField(
+        default=dict, blank=True, help_text="What taking the pack's value also needs (amendments)."
+    )
     status = models.CharField(max_length=5, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

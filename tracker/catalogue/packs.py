@@ -367,9 +367,7 @@ def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
     if not isinstance(procedures, list) or not all(
         PROCEDURE_RE.match(_text(p)) for p in procedures
     ):
-        problems.add(
-            rline, "regulation", "procedures must be a list like [\"2025/0359(COD)\"]"
-        )
+        problems.add(rline, "regulation", 'procedures must be a list like ["2025/0359(COD)"]')
         procedures = []
 
     roles = _vocabulary(problems, data.get("roles"), "roles")

@@ -1,138 +1,265 @@
-"""Writes to the catalogue: loading packs and recording amendments."""
+"""Writes to the catalogue: one way in for every change of a milestone.
+
+Every path that creates a milestone or changes it (the admin change form, "Record an
+amendment", a history revert, a pack load, a resolved pack conflict) goes through
+`milestone_create` or `milestone_update`: the same validation (`milestone_check_change`), the
+same history entry, and one `MilestoneChange` row written in the same transaction. The apps
+that follow the catalogue consume that row after commit (see `events.py`); the catalogue
+never calls them, so an editor's request costs the same whoever follows the milestone.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from itertools import pairwise
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
-from tracker.catalogue.models import Amendment, Milestone, Regulation, Role, Scope
-from tracker.catalogue.packs import Pack, pack_parse
+from tracker.catalogue.events import change_publish_on_commit
+from tracker.catalogue.models import Amendment, Milestone, MilestoneChange, Role, Scope
+from tracker.catalogue.packs import AmendmentSpec
+
+M2M_FIELDS = ("roles", "scopes")
+# A change to one of these is announced to the followers (and shown in the public change
+# log); an edit of notes, confidence or verified_on stays in the admin history only.
+ANNOUNCED_FIELDS = (
+    "title",
+    "kind",
+    "date",
+    "every_months",
+    "until",
+    "offset_days",
+    "trigger",
+    "category",
+    "status",
+    "legal_basis",
+    "regulation",
+    "roles",
+    "scopes",
+)
+EDITABLE_FIELDS = tuple(
+    f.name
+    for f in Milestone._meta.concrete_fields
+    if f.editable and f.name not in ("id", "original_date", "updated_at")
+)
 
 
-@dataclass
-class LoadReport:
-    """What a pack load did, for the command's output and for tests."""
-
-    regulation: str
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    not_in_pack: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated)
+def plain(value):
+    """A field value as JSON (dates as ISO strings, rows as their key, sets sorted)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return getattr(value, "key", value.pk)
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return sorted(plain(v) for v in value)
+    return value
 
 
-def _upsert(model, *, lookup: dict, values: dict, reason: str):
-    """Create or update one row, saving only when a value differs.
+def milestone_snapshot(milestone: Milestone) -> dict:
+    """Every editable field and the role and scope keys, as JSON values."""
+    snapshot = {name: plain(getattr(milestone, name)) for name in EDITABLE_FIELDS}
+    if milestone.pk:
+        snapshot["roles"] = sorted(r.key for r in milestone.roles.all())
+        snapshot["scopes"] = sorted(s.key for s in milestone.scopes.all())
+    return snapshot
 
-    Returns (obj, created, old) where `old` maps each changed field to its previous value.
+
+def _chain_error(start: dt.date | None, end: dt.date | None, specs: Sequence[AmendmentSpec]):
+    if specs[0].old_date != start:
+        return f"the first amendment must move the date in force ({start}), not {specs[0].old_date}"
+    for earlier, later in pairwise(specs):
+        if earlier.new_date != later.old_date:
+            return f"amendments do not chain: {earlier.new_date} then from {later.old_date}"
+    if specs[-1].new_date != end:
+        return f"the last amendment moves the date to {specs[-1].new_date}, not {end}"
+    return None
+
+
+def milestone_check_change(
+    *, milestone: Milestone | None, values: dict, amendments: Sequence[AmendmentSpec] = ()
+) -> None:
+    """The one rule for moving a date, used by the admin forms, packs and the services.
+
+    The amendment table, `date` and `original_date` never disagree: a date set by an
+    amendment moves again only through another amendment; a date never amended may be
+    corrected in place. Raises ValidationError with a message an editor can act on.
     """
-    obj = model.objects.filter(**lookup).first()
-    if obj is None:
-        obj = model(**lookup, **values)
-        obj._change_reason = reason
-        obj.save()
-        return obj, True, {}
-    old = {
-        name: getattr(obj, name) for name, value in values.items() if getattr(obj, name) != value
+    if milestone is None or "date" not in values or values["date"] == milestone.date:
+        if amendments and milestone is not None:
+            raise ValidationError({"date": "The new date is the date already in force."})
+        return
+    new_date = values["date"]
+    if amendments:
+        if problem := _chain_error(milestone.date, new_date, amendments):
+            raise ValidationError({"date": f"This amendment does not fit: {problem}."})
+        return
+    last = milestone.amendments.order_by("recorded_at", "id").last()
+    if last is not None:
+        raise ValidationError(
+            {
+                "date": f"This date was set by {last.amending_act} ({last.old_date} → "
+                f"{last.new_date}). To move it again, use “Record an amendment”, which keeps "
+                "the amendment table, the date and the original date in step."
+            }
+        )
+
+
+def _announce(
+    *,
+    milestone: Milestone,
+    kind: str,
+    before: dict,
+    after: dict,
+    origin: str,
+    by: AbstractBaseUser | None,
+    reason: str,
+    amendment: Amendment | None = None,
+) -> MilestoneChange:
+    changes = {
+        name: [before.get(name), after.get(name)]
+        for name in after
+        if before.get(name) != after.get(name)
     }
-    if old:
-        for name in old:
-            setattr(obj, name, values[name])
-        obj._change_reason = f"{reason}: {', '.join(old)}"
-        obj.save()
-    return obj, False, old
+    change = MilestoneChange.objects.create(
+        milestone=milestone,
+        kind=kind,
+        origin=origin,
+        changes=changes,
+        old_date=before.get("date") or None,
+        new_date=milestone.date,
+        old_status=before.get("status") or "",
+        new_status=milestone.status,
+        amending_act=amendment.amending_act if amendment else "",
+        source_url=amendment.source_url if amendment else "",
+        reason=reason[:300],
+        recorded_by=by if getattr(by, "pk", None) else None,
+    )
+    change_publish_on_commit(change_id=change.pk)
+    return change
 
 
-def milestone_changed(*, milestone: Milestone, old_date: dt.date | None, **source) -> None:
-    """Tell the reminder engine, in this transaction, that a date or status changed."""
-    from tracker.reminders.subscriptions import milestone_changed as reminders_milestone_changed
-    from tracker.workspace.notifications import items_flag_moved_milestone
+def _amendments_add(
+    *, milestone: Milestone, specs: Sequence[AmendmentSpec], by: AbstractBaseUser | None
+) -> Amendment | None:
+    amendment = None
+    for spec in specs:
+        amendment = Amendment(
+            milestone=milestone,
+            old_date=spec.old_date,
+            new_date=spec.new_date,
+            amending_act=spec.amending_act.strip(),
+            source_url=spec.source_url.strip(),
+            effective_on=spec.effective_on,
+            confidence=spec.confidence,
+            note=spec.note.strip(),
+            recorded_by=by if getattr(by, "pk", None) else None,
+        )
+        amendment.full_clean()
+        amendment.save()
+    if specs and milestone.original_date is None:
+        milestone.original_date = specs[0].old_date
+    return amendment
 
-    reminders_milestone_changed(milestone=milestone, old_date=old_date, **source)
-    if old_date is not None and old_date != milestone.date:
-        items_flag_moved_milestone(milestone=milestone, old_date=old_date)
 
-
-def _sync_keys(manager, wanted: set[str], by_key: dict) -> bool:
-    current = {item.key for item in manager.all()}
-    if current == wanted:
-        return False
-    manager.set([by_key[key] for key in wanted])
-    return True
+def _set_vocabulary(manager, wanted: Sequence[Role | Scope] | None) -> None:
+    if wanted is not None and {x.pk for x in manager.all()} != {x.pk for x in wanted}:
+        manager.set(wanted)
 
 
 @transaction.atomic
-def catalogue_load_pack(*, pack: Pack) -> LoadReport:
-    """Write a validated pack; rows that match the pack are left untouched (idempotent)."""
-    reason = f"Loaded from {Path(pack.path).name}"
-    regulation, _, _ = _upsert(
-        Regulation,
-        lookup={"key": pack.regulation["key"]},
-        values={k: v for k, v in pack.regulation.items() if k != "key"},
+def milestone_create(
+    *,
+    milestone: Milestone,
+    roles: Sequence[Role] = (),
+    scopes: Sequence[Scope] = (),
+    origin: str,
+    by: AbstractBaseUser | None = None,
+    reason: str = "",
+    amendments: Sequence[AmendmentSpec] = (),
+) -> MilestoneChange:
+    """Add a milestone (unsaved instance) with its roles, scopes and past amendments."""
+    if amendments and (problem := _chain_error(amendments[0].old_date, milestone.date, amendments)):
+        raise ValidationError({"date": f"The amendments do not fit: {problem}."})
+    milestone.original_date = amendments[0].old_date if amendments else None
+    milestone.full_clean()
+    milestone._change_reason = reason or "Created"
+    milestone._history_user = by
+    milestone.save()
+    milestone.roles.set(roles)
+    milestone.scopes.set(scopes)
+    last = _amendments_add(milestone=milestone, specs=amendments, by=by)
+    return _announce(
+        milestone=milestone,
+        kind=MilestoneChange.Kind.CREATED,
+        before={},
+        after={"date": plain(milestone.date), "status": milestone.status},
+        origin=origin,
+        by=by,
         reason=reason,
+        amendment=last,
     )
-    roles = {
-        key: _upsert(Role, lookup={"key": key}, values={"name": name}, reason=reason)[0]
-        for key, name in pack.roles.items()
-    }
-    scopes = {
-        key: _upsert(Scope, lookup={"key": key}, values={"name": name}, reason=reason)[0]
-        for key, name in pack.scopes.items()
-    }
-    report = LoadReport(regulation=regulation.key)
-    for spec in pack.milestones:
-        values = {k: v for k, v in spec.fields.items() if k != "key"}
-        values["regulation_id"] = regulation.id
-        milestone, created, old = _upsert(
-            Milestone, lookup={"key": spec.key}, values=values, reason=reason
-        )
-        changed = bool(old)
-        changed |= _sync_keys(milestone.roles, set(spec.roles), roles)
-        changed |= _sync_keys(milestone.scopes, set(spec.scopes), scopes)
-        for amendment in spec.amendments:
-            changed |= (
-                _upsert(
-                    Amendment,
-                    lookup={
-                        "milestone": milestone,
-                        "old_date": amendment.old_date,
-                        "new_date": amendment.new_date,
-                        "amending_act": amendment.amending_act,
-                    },
-                    values={
-                        "source_url": amendment.source_url,
-                        "effective_on": amendment.effective_on,
-                        "confidence": amendment.confidence,
-                        "note": amendment.note,
-                    },
-                    reason=reason,
-                )[2]
-                != {}
-            )
-        if created or "date" in old or "status" in old:
-            milestone_changed(milestone=milestone, old_date=old.get("date", milestone.date))
-        if created:
-            report.created.append(spec.key)
-        elif changed:
-            report.updated.append(spec.key)
-        else:
-            report.unchanged += 1
-    in_pack = {spec.key for spec in pack.milestones}
-    report.not_in_pack = sorted(set(regulation.milestones.values_list("key", flat=True)) - in_pack)
-    return report
 
 
-def catalogue_load_file(*, path: Path | str) -> LoadReport:
-    """Parse and validate the whole file first, then write it in one transaction."""
-    return catalogue_load_pack(pack=pack_parse(path=path))
+@transaction.atomic
+def milestone_update(
+    *,
+    milestone: Milestone,
+    values: dict,
+    roles: Sequence[Role] | None = None,
+    scopes: Sequence[Scope] | None = None,
+    origin: str,
+    by: AbstractBaseUser | None = None,
+    reason: str = "",
+    amendments: Sequence[AmendmentSpec] = (),
+) -> MilestoneChange | None:
+    """Change a milestone; the one path for a date, a status or anything followers see.
+
+    `values` may hold every field of a form: they are compared with the row as it is in the
+    database (locked), not with what a form started from, so a history revert or a stale
+    form is judged by what it really changes. Returns the change announced, if any.
+    """
+    current = Milestone.objects.select_for_update().get(pk=milestone.pk)
+    before = milestone_snapshot(current)
+    changed = {
+        name: value
+        for name, value in values.items()
+        if name in EDITABLE_FIELDS and getattr(current, name) != value
+    }
+    milestone_check_change(milestone=current, values=changed, amendments=amendments)
+    for name, value in changed.items():
+        setattr(current, name, value)
+    last = _amendments_add(milestone=current, specs=amendments, by=by)
+    if changed or amendments:
+        current.full_clean()
+        current._change_reason = reason or f"Changed: {', '.join(changed)}"
+        current._history_user = by
+        current.save()
+    _set_vocabulary(current.roles, roles)
+    _set_vocabulary(current.scopes, scopes)
+    after = milestone_snapshot(current)
+    announced = [name for name in ANNOUNCED_FIELDS if before.get(name) != after.get(name)]
+    milestone.refresh_from_db()  # the caller's instance shows what was saved
+    if not announced:
+        return None
+    if "date" in announced:
+        kind = MilestoneChange.Kind.MOVED
+    elif "status" in announced:
+        kind = MilestoneChange.Kind.STATUS
+    else:
+        kind = MilestoneChange.Kind.DETAILS
+    return _announce(
+        milestone=current,
+        kind=kind,
+        before=before,
+        after=after,
+        origin=origin,
+        by=by,
+        reason=reason or f"Changed: {', '.join(announced)}",
+        amendment=last,
+    )
 
 
 @transaction.atomic
@@ -148,36 +275,26 @@ def milestone_amend(
     recorded_by: AbstractBaseUser | None = None,
 ) -> Amendment:
     """Move a milestone's date because a later act changed it, keeping the old date on record."""
-    milestone = Milestone.objects.select_for_update().get(pk=milestone.pk)
-    if milestone.kind == Milestone.Kind.RELATIVE:
+    current = Milestone.objects.select_for_update().get(pk=milestone.pk)
+    if current.kind == Milestone.Kind.RELATIVE:
         raise ValidationError("A relative milestone has no date to amend.")
-    if new_date == milestone.date:
+    if new_date == current.date:
         raise ValidationError({"new_date": "The new date is the date already in force."})
-    amendment = Amendment(
-        milestone=milestone,
-        old_date=milestone.date,
+    spec = AmendmentSpec(
+        old_date=current.date,
         new_date=new_date,
-        amending_act=amending_act.strip(),
-        source_url=source_url.strip(),
+        amending_act=amending_act,
+        source_url=source_url,
         effective_on=effective_on,
         confidence=confidence,
-        note=note.strip(),
-        recorded_by=recorded_by,
+        note=note,
     )
-    amendment.full_clean()
-    amendment.save()
-    if milestone.original_date is None:
-        milestone.original_date = milestone.date
-    milestone.date = new_date
-    milestone._change_reason = (
-        f"Amended by {amendment.amending_act}: {amendment.old_date} → {new_date}"
-    )
-    milestone._history_user = recorded_by
-    milestone.save()
-    milestone_changed(
+    milestone_update(
         milestone=milestone,
-        old_date=amendment.old_date,
-        amending_act=amendment.amending_act,
-        source_url=amendment.source_url,
+        values={"date": new_date},
+        amendments=[spec],
+        origin=MilestoneChange.Origin.AMENDMENT,
+        by=recorded_by,
+        reason=f"Amended by {amending_act.strip()}: {current.date} → {new_date}",
     )
-    return amendment
+    return milestone.amendments.order_by("-id").first()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from tracker.catalogue.models import Milestone
+from tracker.catalogue.models import LIVE_STATUSES, Milestone
 from tracker.reminders.models import Message, Subscription
 
 OVERDUE_AFTER = dt.timedelta(minutes=10)
 
 # Statuses whose dates subscribers are reminded of; superseded or withdrawn dates are not.
-REMINDABLE_STATUSES = ["planned", "proposed", "adopted", "in_force"]
+REMINDABLE_STATUSES = list(LIVE_STATUSES)
 
 
 def subscription_milestones(*, subscription: Subscription) -> QuerySet[Milestone]:
@@ -37,31 +38,37 @@ def subscription_milestones(*, subscription: Subscription) -> QuerySet[Milestone
     )
 
 
-def milestone_followers(*, milestone: Milestone) -> list[Subscription]:
-    """Active subscriptions that follow a milestone, by choice or through their filter."""
+def milestone_followers(*, milestone: Milestone) -> Iterator[Subscription]:
+    """Active subscriptions that follow a milestone, by choice or through their filter.
+
+    One streamed query, whatever the number of subscriptions: roles and scopes are matched in
+    SQL; the category list (JSON, which SQLite cannot search) is checked on each row.
+    """
+    chosen = Subscription.milestones.through.objects.filter(
+        subscription_id=OuterRef("pk"), milestone_id=milestone.pk
+    )
+    any_role = Subscription.roles.through.objects.filter(subscription_id=OuterRef("pk"))
+    any_scope = Subscription.scopes.through.objects.filter(subscription_id=OuterRef("pk"))
+    role_ids = [r.pk for r in milestone.roles.all()]
+    scope_ids = [s.pk for s in milestone.scopes.all()]
+    by_filter = (
+        Q(regulation_id=milestone.regulation_id)
+        & (~Exists(any_role) | Exists(any_role.filter(role_id__in=role_ids)))
+        & (~Exists(any_scope) | Exists(any_scope.filter(scope_id__in=scope_ids)))
+    )
     candidates = (
         Subscription.objects.filter(status=Subscription.Status.ACTIVE)
-        .filter(Q(milestones=milestone) | Q(regulation_id=milestone.regulation_id))
-        .distinct()
-        .prefetch_related("roles", "scopes", "milestones")
+        .annotate(chosen=Exists(chosen))
+        .filter(Q(chosen=True) | by_filter)
+        .order_by("pk")
     )
-    role_ids = {r.pk for r in milestone.roles.all()}
-    scope_ids = {s.pk for s in milestone.scopes.all()}
-
-    def follows(subscription: Subscription) -> bool:
-        if any(m.pk == milestone.pk for m in subscription.milestones.all()):
-            return True
-        if subscription.regulation_id != milestone.regulation_id:
-            return False
-        roles = {r.pk for r in subscription.roles.all()}
-        scopes = {s.pk for s in subscription.scopes.all()}
-        return (
-            (not roles or bool(roles & role_ids))
-            and (not scopes or bool(scopes & scope_ids))
-            and (not subscription.categories or milestone.category in subscription.categories)
-        )
-
-    return [s for s in candidates if follows(s)]
+    for subscription in candidates.iterator(chunk_size=2000):
+        if (
+            subscription.chosen
+            or not subscription.categories
+            or milestone.category in subscription.categories
+        ):
+            yield subscription
 
 
 def operations_by_day(*, now: dt.datetime, days: int) -> list[dict]:

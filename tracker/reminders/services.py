@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tracker.catalogue.models import Milestone
 from tracker.reminders.emails import subscriber_message
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.selectors import subscription_milestones
@@ -45,12 +46,34 @@ def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
     return local.astimezone(dt.UTC)
 
 
+def reminder_rows(
+    *, subscription: Subscription, milestone: Milestone, today: dt.date
+) -> list[Reminder]:
+    """The unsaved reminders still ahead for one subscription and one milestone."""
+    rows = []
+    for occurrence in milestone.occurrences(start=today, count=OCCURRENCES_AHEAD):
+        for lead in subscription.lead_days:
+            day = occurrence - dt.timedelta(days=lead)
+            if day < today:
+                continue
+            rows.append(
+                Reminder(
+                    subscription=subscription,
+                    milestone=milestone,
+                    occurrence=occurrence,
+                    lead_days=lead,
+                    due_at=due_at_for(subscription=subscription, day=day),
+                )
+            )
+    return rows
+
+
 def reminders_plan(
     *, subscription: Subscription, today: dt.date, only: list[int] | None = None
 ) -> int:
     """Create the reminders still ahead for an active subscription; returns how many are new.
 
-    `only` limits planning to some milestones (after one of them moved).
+    `only` limits planning to some milestones.
     """
     if subscription.status != Subscription.Status.ACTIVE:
         return 0
@@ -59,20 +82,7 @@ def reminders_plan(
         milestones = milestones.filter(pk__in=only)
     rows = []
     for milestone in milestones:
-        for occurrence in milestone.occurrences(start=today, count=OCCURRENCES_AHEAD):
-            for lead in subscription.lead_days:
-                day = occurrence - dt.timedelta(days=lead)
-                if day < today:
-                    continue
-                rows.append(
-                    Reminder(
-                        subscription=subscription,
-                        milestone=milestone,
-                        occurrence=occurrence,
-                        lead_days=lead,
-                        due_at=due_at_for(subscription=subscription, day=day),
-                    )
-                )
+        rows += reminder_rows(subscription=subscription, milestone=milestone, today=today)
     before = subscription.reminders.count()
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)
     return subscription.reminders.count() - before

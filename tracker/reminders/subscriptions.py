@@ -1,7 +1,8 @@
-"""Writes for the subscription lifecycle: request, confirm, change, expire; and date moves.
+"""Writes for the subscription lifecycle: request, confirm, change, expire.
 
 Every email goes through the outbox (a Message row) and is dispatched after commit, so a
-broker outage delays it but never loses it.
+broker outage delays it but never loses it. Date moves arrive from the catalogue as change
+events: see `changes.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from django.utils import timezone
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 from tracker.reminders.emails import subscriber_message
 from tracker.reminders.models import Message, Reminder, Subscription
-from tracker.reminders.selectors import REMINDABLE_STATUSES, milestone_followers
 from tracker.reminders.services import messages_dispatch_on_commit, reminders_plan
 from tracker.reminders.tokens import CONFIRM, subscription_token
 
@@ -109,48 +109,3 @@ def subscriptions_expire(*, now: dt.datetime) -> int:
         status=Subscription.Status.PENDING, created_at__lt=now - CONFIRM_WITHIN
     )
     return stale.delete()[1].get("reminders.Subscription", 0)
-
-
-@transaction.atomic
-def milestone_changed(
-    *,
-    milestone: Milestone,
-    old_date: dt.date | None,
-    amending_act: str = "",
-    source_url: str = "",
-) -> int:
-    """Re-plan a milestone's reminders after its date or status changed; notify on a move.
-
-    Runs in the transaction that changed the milestone, so the notices are written with the
-    change or not at all. Returns the number of notices.
-    """
-    followers = milestone_followers(milestone=milestone)
-    milestone.reminders.filter(status=Reminder.Status.PENDING).delete()
-    if milestone.status not in REMINDABLE_STATUSES:
-        return 0  # withdrawn or superseded: its reminders are gone, nothing to announce
-    notices = []
-    for subscription in followers:
-        reminders_plan(
-            subscription=subscription, today=_local_today(subscription), only=[milestone.pk]
-        )
-        if old_date is None or old_date == milestone.date or not subscription.move_notices:
-            continue
-        context = {
-            "milestone": milestone,
-            "old_date": old_date,
-            "new_date": milestone.date,
-            "amending_act": amending_act,
-            "source_url": source_url or milestone.source_url,
-            "milestone_url": settings.SITE_URL + milestone.get_absolute_url(),
-        }
-        notices.append(
-            subscriber_message(
-                Message.Kind.DATE_MOVED,
-                subscription=subscription,
-                context=context,
-                now=timezone.now(),
-            )
-        )
-    created = Message.objects.bulk_create(notices)
-    messages_dispatch_on_commit([m.pk for m in created])
-    return len(created)

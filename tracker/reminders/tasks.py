@@ -6,6 +6,8 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
+from tracker.catalogue.events import change_consume
+from tracker.reminders.changes import milestone_change_apply
 from tracker.reminders.services import (
     messages_ready,
     messages_send,
@@ -77,3 +79,9 @@ def dispatch(message_ids: list[int]) -> None:
                 exc_info=True,
             )
             return
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def milestone_change_consume_task(change_id: int) -> None:
+    """After a catalogue change commits: re-plan its followers and announce a move."""
+    change_consume(change_id=change_id, consumer="reminders", handler=milestone_change_apply)

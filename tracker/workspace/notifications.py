@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from tracker.catalogue.models import Milestone
+from tracker.catalogue.models import Milestone, MilestoneChange
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.services import reminders_plan
 from tracker.workspace.clocks import hours_left
@@ -139,25 +139,34 @@ def incident_reminders(*, now: dt.datetime) -> int:
     return _queue(messages)
 
 
-def items_flag_moved_milestone(*, milestone: Milestone, old_date: dt.date) -> int:
-    """Flag every organisation's open items for a moved milestone and tell their owners."""
+def items_flag_moved_milestone(*, change: MilestoneChange, milestone: Milestone) -> dict:
+    """Flag every organisation's open items for a moved milestone and tell each owner once.
+
+    Set-based: one UPDATE flags the items, the notices are written in one statement with a
+    dedupe key per item and change, so running it again sends nothing twice.
+    """
     items = TrackedItem.objects.filter(milestone=milestone, status__in=OPEN)
-    items.update(changed_in_catalogue=True)
+    flagged = items.update(changed_in_catalogue=True)
     now = timezone.now()
-    messages = [
-        workspace_message(
-            Message.Kind.ITEM_MOVED, to_email=item.owner.email,
-            key=f"moved:{item.pk}:{milestone.date}",
-            context={"item": item, "milestone": milestone, "old_date": old_date,
-                     "url": settings.SITE_URL + reverse(
-                         "workspace:item", kwargs={"slug": item.organisation.slug, "pk": item.pk})},
-            now=now,
-        )
-        for item in items.filter(owner__isnull=False).exclude(owner__email="")
+    messages, errors = [], []
+    owned = (
+        items.filter(owner__isnull=False).exclude(owner__email="")
         .select_related("owner", "organisation")
-    ]  # fmt: skip
-    _queue(messages)
-    return len(messages)
+    )  # fmt: skip
+    for item in owned:
+        try:
+            messages.append(workspace_message(
+                Message.Kind.ITEM_MOVED, to_email=item.owner.email,
+                key=f"moved:{change.pk}:i{item.pk}",
+                context={"item": item, "milestone": milestone, "old_date": change.old_date,
+                         "url": settings.SITE_URL + reverse(
+                             "workspace:item",
+                             kwargs={"slug": item.organisation.slug, "pk": item.pk})},
+                now=now,
+            ))  # fmt: skip
+        except Exception as exc:  # one item's bad data fails alone, recorded on the receipt
+            errors.append({"item": item.pk, "error": f"{exc!r}"[:300]})
+    return {"flagged": flagged, "notices": _queue(messages), "errors": errors}
 
 
 @transaction.atomic

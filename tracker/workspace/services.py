@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tracker.catalogue.models import Milestone
+from tracker.catalogue.models import LIVE_STATUSES, Milestone
 from tracker.workspace import applicability
 from tracker.workspace.models import AISystem, Incident, Membership, Organisation, TrackedItem
 from tracker.workspace.notifications import owner_reminders_sync
@@ -56,7 +56,10 @@ def tracking_sync(*, organisation: Organisation) -> dict[str, int]:
     history and notes stay); reasons are refreshed. Run after every profile or inventory edit.
     """
     found = {a.milestone_key: a for a in applicability.applicable_milestones(_facts(organisation))}
-    milestones = Milestone.objects.in_bulk(list(found), field_name="key")
+    # Only live milestones are tracked: a withdrawn or superseded one retires its items.
+    milestones = Milestone.objects.filter(status__in=LIVE_STATUSES).in_bulk(
+        list(found), field_name="key"
+    )
     existing = {item.milestone.key: item for item in organisation.items.select_related("milestone")}
     counts = {"added": 0, "updated": 0, "retired": 0}
     for key, result in found.items():
@@ -77,7 +80,7 @@ def tracking_sync(*, organisation: Organisation) -> dict[str, int]:
             item.save(update_fields=["reasons", "applies"])
             counts["updated"] += 1
     for key, item in existing.items():
-        if key not in found and item.applies:
+        if key not in milestones and item.applies:
             item.applies = False
             item.save(update_fields=["applies"])
             counts["retired"] += 1

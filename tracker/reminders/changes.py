@@ -1,0 +1,102 @@
+"""The reminder engine's side of a catalogue change: re-plan the followers, announce a move.
+
+Runs in a worker after the editor's transaction has committed (see
+tracker/catalogue/events.py), in chunks of FANOUT_CHUNK followers, each its own transaction
+of a few set-based statements. Every write is idempotent (reminders are unique per
+subscription, milestone, occurrence and lead time; each notice carries a dedupe key per
+change and subscription), so a worker killed mid-way finishes the job on redelivery without
+doubling a notice.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tracker.catalogue.models import Milestone, MilestoneChange
+from tracker.reminders.emails import subscriber_message
+from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.reminders.selectors import REMINDABLE_STATUSES, milestone_followers
+from tracker.reminders.services import messages_dispatch_on_commit, reminder_rows
+
+FANOUT_CHUNK = 1000
+
+
+def _chunks(iterable, size: int):
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def announces_move(change: MilestoneChange, milestone: Milestone) -> bool:
+    """A move is announced once, by the latest change that moved the date, if it is in force.
+
+    A change already overtaken by a later move says nothing: the later one will.
+    """
+    return (
+        change.date_moved
+        and change.new_date == milestone.date
+        and milestone.status in REMINDABLE_STATUSES
+        and not MilestoneChange.objects.filter(
+            milestone_id=milestone.pk, kind=MilestoneChange.Kind.MOVED, pk__gt=change.pk
+        ).exists()
+    )
+
+
+def _notice(subscription: Subscription, change: MilestoneChange, milestone: Milestone, now):
+    message = subscriber_message(
+        Message.Kind.DATE_MOVED,
+        subscription=subscription,
+        context={
+            "milestone": milestone,
+            "old_date": change.old_date,
+            "new_date": milestone.date,
+            "amending_act": change.amending_act,
+            "source_url": change.source_url or milestone.source_url,
+            "milestone_url": settings.SITE_URL + milestone.get_absolute_url(),
+        },
+        now=now,
+    )
+    message.dedupe_key = f"moved:{change.pk}:s{subscription.pk}"
+    return message
+
+
+def milestone_change_apply(change: MilestoneChange) -> dict:
+    """Re-plan every follower's reminders of the changed milestone; notify them of a move."""
+    milestone = Milestone.objects.prefetch_related("roles", "scopes").get(pk=change.milestone_id)
+    counts = {"followers": 0, "reminders": 0, "notices": 0}
+    errors: list[dict] = []
+    Reminder.objects.filter(milestone=milestone, status=Reminder.Status.PENDING).delete()
+    if milestone.status not in REMINDABLE_STATUSES or milestone.kind == Milestone.Kind.RELATIVE:
+        return {**counts, "errors": errors}  # withdrawn, superseded or undated: nothing to plan
+    announce = announces_move(change, milestone)
+    now = timezone.now()
+    for chunk in _chunks(milestone_followers(milestone=milestone), FANOUT_CHUNK):
+        rows, notices = [], []
+        for subscription in chunk:
+            try:
+                today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+                rows += reminder_rows(subscription=subscription, milestone=milestone, today=today)
+                if announce and subscription.move_notices:
+                    notices.append(_notice(subscription, change, milestone, now))
+            except Exception as exc:  # one bad subscription fails alone, recorded
+                errors.append({"subscription": subscription.pk, "error": f"{exc!r}"[:300]})
+        with transaction.atomic():
+            Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+            Message.objects.bulk_create(notices, ignore_conflicts=True, batch_size=500)
+            queued = list(
+                Message.objects.filter(
+                    dedupe_key__in=[m.dedupe_key for m in notices],
+                    status=Message.Status.QUEUED,
+                    dispatched_at=None,
+                ).values_list("pk", flat=True)
+            )
+            messages_dispatch_on_commit(queued)
+        counts["followers"] += len(chunk)
+        counts["reminders"] += len(rows)
+        counts["notices"] += len(notices)
+    return {**counts, "errors": errors}
