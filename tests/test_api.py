@@ -121,8 +121,8 @@ def test_the_milestones_endpoint_runs_a_fixed_number_of_queries(
 ):
     bulk_catalogue(size)
 
-    # count, milestones with regulation, roles, scopes, amendments
-    with django_assert_num_queries(5):
+    # count, milestones with regulation, roles, scopes, amendments, changes
+    with django_assert_num_queries(6):
         response = client.get("/api/v1/milestones/?page_size=1000")
 
     assert len(response.json()["results"]) == size
@@ -137,3 +137,11 @@ def test_the_openapi_schema_is_generated_and_valid(tmp_path):
     assert "/api/v1/milestones/" in schema["paths"]
     props = schema["components"]["schemas"]["Milestone"]["properties"]
     assert {"original_date", "recurrence", "trigger", "offset_days", "confidence"} <= set(props)
+    assert "/api/v1/changes/" in schema["paths"]
+    change = schema["components"]["schemas"]["Change"]["properties"]
+    assert {"milestone", "kind", "origin", "changes", "old_date", "new_date"} <= set(change)
+    assert "recorded_by" not in change
+    assert props["changes"]["items"] == {"$ref": "#/components/schemas/Change"}
+    params = {p["name"]: p for p in schema["paths"]["/api/v1/changes/"]["get"]["parameters"]}
+    assert params["regulation"]["schema"] == params["milestone"]["schema"] == {"type": "string"}
+    assert params["since"]["schema"] == {"type": "string", "format": "date-time"}

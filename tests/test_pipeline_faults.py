@@ -47,7 +47,7 @@ from tracker.reminders.services import (
     messages_ready,
     reminders_sweep,
 )
-from tracker.reminders.tasks import dispatch
+from tracker.reminders.services import messages_dispatch as dispatch
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_TASK = "tracker.reminders.tasks.reminders_sweep_task"

@@ -77,3 +77,26 @@ def test_the_docker_compose_file_validates():
                             text=True, timeout=60)  # fmt: skip
 
     assert result.returncode == 0, result.stderr
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_layers_hold_and_an_upward_import_breaks_them(tmp_path):
+    # Given a copy of the apps and their contracts, where the catalogue imports the reminders
+    shutil.copytree(ROOT / "tracker", tmp_path / "tracker", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    services = tmp_path / "tracker" / "catalogue" / "services.py"
+    services.write_text(services.read_text() + "\nfrom tracker.reminders import models  # noqa\n")
+
+    broken = _lint_imports(tmp_path)
+    kept = _lint_imports(ROOT)
+
+    assert kept.returncode == 0, kept.stdout
+    assert broken.returncode == 1
+    assert "tracker.catalogue.services -> tracker.reminders.models" in broken.stdout

@@ -5,7 +5,14 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tracker.catalogue.models import Amendment, Milestone, Regulation, Role, Scope
+from tracker.catalogue.models import (
+    Amendment,
+    Milestone,
+    MilestoneChange,
+    Regulation,
+    Role,
+    Scope,
+)
 from tracker.catalogue.selectors import UPCOMING_OCCURRENCES
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
@@ -45,11 +52,55 @@ class TriggerSerializer(serializers.Serializer):
     offset_days = serializers.IntegerField()
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Each changed field with its old and new value: {field: [old, new]}. "
+        "Dates are ISO strings, roles and scopes sorted lists of keys.",
+        "additionalProperties": {"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
+    }
+)
+class ChangedFieldsField(serializers.JSONField):
+    pass
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    """One recorded change of a milestone, the same on a milestone and in /changes/; who
+    recorded it is not public."""
+
+    milestone = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    milestone_title = serializers.CharField(source="milestone.title", read_only=True)
+    regulation = serializers.CharField(source="milestone.regulation.key", read_only=True)
+    changes = ChangedFieldsField(read_only=True)
+
+    class Meta:
+        model = MilestoneChange
+        fields = [
+            "id",
+            "milestone",
+            "milestone_title",
+            "regulation",
+            "kind",
+            "origin",
+            "recorded_at",
+            "changes",
+            "old_date",
+            "new_date",
+            "old_status",
+            "new_status",
+            "amending_act",
+            "source_url",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
 class MilestoneSerializer(serializers.ModelSerializer):
     regulation = serializers.SlugRelatedField(slug_field="key", read_only=True)
     roles = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
     scopes = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
     amendments = AmendmentSerializer(many=True, read_only=True)
+    changes = ChangeSerializer(many=True, read_only=True)
     recurrence = serializers.SerializerMethodField()
     trigger = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
@@ -79,6 +130,7 @@ class MilestoneSerializer(serializers.ModelSerializer):
             "roles",
             "scopes",
             "amendments",
+            "changes",
             "url",
             "updated_at",
         ]

@@ -6,6 +6,7 @@ from tracker.api import views, workspace
 
 router = DefaultRouter()
 router.register("milestones", views.MilestoneViewSet, basename="milestone")
+router.register("changes", views.ChangeViewSet, basename="change")
 router.register("regulations", views.RegulationViewSet, basename="regulation")
 router.register("subscriptions", views.SubscriptionViewSet, basename="subscription")
 router.register("organisations", workspace.OrganisationViewSet, basename="organisation")

@@ -1,15 +1,25 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
+from tracker.api.filters import ChangeFilter
 from tracker.api.serializers import (
+    ChangeSerializer,
     MilestoneSerializer,
     RegulationSerializer,
     SubscriptionRequestSerializer,
 )
 from tracker.catalogue.filters import MilestoneFilter
 from tracker.catalogue.models import Regulation
-from tracker.catalogue.selectors import milestone_queryset
+from tracker.catalogue.selectors import (
+    changes_queryset,
+    milestone_with_changes_queryset,
+)
 from tracker.reminders.subscriptions import subscription_request
 from tracker.reminders.throttles import SubscribeThrottle
 
@@ -17,12 +27,31 @@ ACCEPTED = "If the address can receive email, a confirmation link is on its way.
 
 
 class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
-    """The catalogue's milestones, dated ones first in date order; filter by role, scope..."""
+    """The catalogue's milestones, dated ones first in date order, each with its change log;
+    filter by role, scope..."""
 
-    queryset = milestone_queryset()
+    queryset = milestone_with_changes_queryset()
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
     lookup_field = "key"
+
+
+@extend_schema_view(
+    # The filters take keys; the generated schema would say primary keys.
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("regulation", str, description="A regulation's key"),
+            OpenApiParameter("milestone", str, description="A milestone's key"),
+        ]
+    )
+)
+class ChangeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every recorded change of the catalogue, newest first; filter by regulation, milestone
+    and `since` (recorded at or after an ISO 8601 date and time)."""
+
+    queryset = changes_queryset()
+    serializer_class = ChangeSerializer
+    filterset_class = ChangeFilter
 
 
 class RegulationViewSet(viewsets.ReadOnlyModelViewSet):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
-from tracker.catalogue.models import Amendment, Milestone, Regulation
+from tracker.catalogue.models import Amendment, Milestone, MilestoneChange, Regulation, Role, Scope
 
 UPCOMING_OCCURRENCES = 3
 
@@ -19,6 +19,29 @@ def milestone_queryset() -> QuerySet[Milestone]:
         "scopes",
         Prefetch("amendments", queryset=Amendment.objects.order_by("recorded_at", "id")),
     )
+
+
+def milestone_with_changes_queryset() -> QuerySet[Milestone]:
+    """Milestones with their change log too (newest first): the list's four queries and one."""
+    return milestone_queryset().prefetch_related(
+        Prefetch("changes", queryset=MilestoneChange.objects.order_by("-recorded_at", "-id"))
+    )
+
+
+def changes_queryset(*, regulation: Regulation | None = None) -> QuerySet[MilestoneChange]:
+    """Catalogue changes newest first, each with its milestone and regulation, in one query."""
+    changes = MilestoneChange.objects.select_related("milestone__regulation").order_by(
+        "-recorded_at", "-id"
+    )
+    return changes if regulation is None else changes.filter(milestone__regulation=regulation)
+
+
+def role_and_scope_names() -> dict[str, dict[str, str]]:
+    """Every role's and scope's name by key, in two queries: how a change's key lists read."""
+    return {
+        "roles": dict(Role.objects.values_list("key", "name")),
+        "scopes": dict(Scope.objects.values_list("key", "name")),
+    }
 
 
 def regulation_default() -> Regulation | None:

@@ -22,6 +22,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from tracker.catalogue.models import Milestone
 from tracker.reminders.emails import subscriber_message
@@ -36,6 +37,8 @@ SWEEP_BATCH = 100  # small batches: workers start sending while the next one is 
 DISPATCH_LIMIT = 2000
 REDISPATCH_AFTER = dt.timedelta(minutes=2)
 OCCURRENCES_AHEAD = 3
+SEND_CHUNK = 20  # messages per send task: one SMTP connection, few broker round trips
+SEND_TASK = "tracker.reminders.tasks.messages_send_task"
 
 
 def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
@@ -385,9 +388,27 @@ def messages_ready(*, now: dt.datetime, limit: int = DISPATCH_LIMIT) -> list[int
     return ids
 
 
+def messages_dispatch(message_ids: list[int]) -> None:
+    """Put send tasks on the broker, SEND_CHUNK messages each.
+
+    If the broker is down nothing is lost: the rows stay queued and a later sweep offers
+    them again.
+    """
+    send_task = import_string(SEND_TASK)  # by name: tasks.py imports this module
+    for start in range(0, len(message_ids), SEND_CHUNK):
+        chunk = message_ids[start : start + SEND_CHUNK]
+        try:
+            send_task.apply_async((chunk,), retry=False)
+        except Exception:  # broker unreachable
+            log.warning(
+                "broker unavailable; %d message(s) wait for a later sweep",
+                len(message_ids) - start,
+                exc_info=True,
+            )
+            return
+
+
 def messages_dispatch_on_commit(message_ids: list[int]) -> None:
     """Hand messages to the workers once the transaction that made them has committed."""
-    from tracker.reminders.tasks import dispatch  # tasks import this module
-
     if message_ids:
-        transaction.on_commit(lambda: dispatch(message_ids))
+        transaction.on_commit(lambda: messages_dispatch(message_ids))

@@ -9,6 +9,7 @@ from django.utils import timezone
 from tracker.catalogue.events import change_consume
 from tracker.reminders.changes import milestone_change_apply
 from tracker.reminders.services import (
+    messages_dispatch,
     messages_ready,
     messages_send,
     reminders_plan_all,
@@ -18,7 +19,6 @@ from tracker.reminders.subscriptions import subscriptions_expire
 
 log = logging.getLogger(__name__)
 
-SEND_CHUNK = 20  # messages per send task: one SMTP connection, few broker round trips
 SWEEP_BUDGET_SECONDS = 50  # stay under the beat interval
 
 
@@ -36,7 +36,7 @@ def reminders_sweep_task() -> dict:
         now = timezone.now()
         report = reminders_sweep(now=now)  # committed on return
         ready = messages_ready(now=now)
-        dispatch(ready)
+        messages_dispatch(ready)
         totals["recovered"] += report.recovered
         totals["skipped"] += report.skipped
         totals["dispatched"] += len(ready)
@@ -60,25 +60,6 @@ def reminders_plan_all_task() -> int:
 def subscriptions_expire_task() -> int:
     """Daily: forget subscriptions that were never confirmed."""
     return subscriptions_expire(now=timezone.now())
-
-
-def dispatch(message_ids: list[int]) -> None:
-    """Put send tasks on the broker, SEND_CHUNK messages each.
-
-    If the broker is down nothing is lost: the rows stay queued and a later sweep offers
-    them again.
-    """
-    for start in range(0, len(message_ids), SEND_CHUNK):
-        chunk = message_ids[start : start + SEND_CHUNK]
-        try:
-            messages_send_task.apply_async((chunk,), retry=False)
-        except Exception:  # broker unreachable
-            log.warning(
-                "broker unavailable; %d message(s) wait for a later sweep",
-                len(message_ids) - start,
-                exc_info=True,
-            )
-            return
 
 
 @shared_task(acks_late=True, ignore_result=True)

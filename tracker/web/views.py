@@ -2,7 +2,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from tracker.catalogue.filters import MilestoneFilter
-from tracker.catalogue.selectors import milestone_queryset, regulation_default, timeline_build
+from tracker.catalogue.selectors import (
+    milestone_queryset,
+    milestone_with_changes_queryset,
+    regulation_default,
+    timeline_build,
+)
 
 TIMELINE_FILTERS = ("regulation", "role", "scope", "category")
 
@@ -26,8 +31,8 @@ def timeline(request):
 
 
 def milestone_detail(request, key):
-    """One milestone's permalink page: dates, amendments, legal basis and source."""
-    milestone = get_object_or_404(milestone_queryset(), key=key)
+    """One milestone's permalink page: dates, amendments, legal basis, source and change log."""
+    milestone = get_object_or_404(milestone_with_changes_queryset(), key=key)
     today = timezone.localdate()
     upcoming = milestone.occurrences(start=today, count=5)
     context = {
