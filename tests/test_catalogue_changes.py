@@ -515,3 +515,17 @@ def test_a_withdrawn_milestone_retires_the_organisations_items_and_a_restored_on
     assert retired is False
     assert org.items.get(milestone=annex_iii).applies is True
     assert Amendment.objects.filter(milestone=annex_iii).count() == annex_iii.amendments.count()
+
+
+def test_an_editor_sees_the_change_log_with_its_receipts(client, editor, follower, after_commit):
+    with after_commit():
+        _amend_in_admin_service(Milestone.objects.get(key="test-high-risk"), editor)
+    change = MilestoneChange.objects.get(kind="moved")
+    client.force_login(editor)
+
+    listing = client.get(reverse("admin:catalogue_milestonechange_changelist"))
+    detail = client.get(reverse("admin:catalogue_milestonechange_change", args=[change.pk]))
+
+    assert listing.status_code == detail.status_code == 200
+    assert "Regulation (EU) 2099/1" in detail.content.decode()
+    assert detail.content.decode().count(">Done<") == 2  # both consumers acknowledged it
