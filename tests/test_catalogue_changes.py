@@ -4,6 +4,7 @@ changes a date goes through one service, and changes reach followers after commi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import shlex
 from pathlib import Path
@@ -25,7 +26,7 @@ from tracker.catalogue.models import (
 )
 from tracker.catalogue.pack_load import catalogue_load_file
 from tracker.reminders.changes import milestone_change_apply
-from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.reminders.models import Message, Subscription
 from tracker.reminders.services import reminders_plan
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,7 @@ def _consistent(milestone: Milestone) -> None:
     if amendments:
         assert milestone.original_date == amendments[0].old_date
         assert milestone.date == amendments[-1].new_date
-        for earlier, later in zip(amendments, amendments[1:], strict=False):
+        for earlier, later in itertools.pairwise(amendments):
             assert earlier.new_date == later.old_date
     else:
         assert milestone.original_date is None
@@ -176,11 +177,9 @@ def test_a_pack_change_to_a_field_the_editor_changed_is_a_conflict_and_overwrite
     page = client.get(changelist)
     assert "2028-01-10" in page.content.decode()
     with after_commit():
+        selected = [c.pk for c in PackConflict.objects.all()]
         for _ in range(2):
-            client.post(
-                changelist,
-                {"action": "take_packs", "_selected_action": [c.pk for c in PackConflict.objects.all()]},
-            )  # fmt: skip
+            client.post(changelist, {"action": "take_packs", "_selected_action": selected})
         catalogue_load_file(path=edited, force=True)
 
     high_risk.refresh_from_db()
@@ -235,17 +234,19 @@ def test_a_dry_run_reports_and_writes_nothing(follower, tmp_path, capsys):
 
 
 def test_a_pack_that_only_restates_the_catalogue_sends_no_notice(follower, after_commit, tmp_path):
-    edited = _edited_pack(tmp_path, ("verified_on: 2026-11-27\n    roles: [provider]\n    scopes: [all]",
-                                     "verified_on: 2026-11-28\n    roles: [provider]\n    scopes: [all]"))  # fmt: skip
+    review = "verified_on: 2026-11-2{}\n    roles: [provider]\n    scopes: [all]"
+    edited = _edited_pack(tmp_path, (review.format(7), review.format(8)))
 
     with after_commit():
         report = catalogue_load_file(path=edited)
 
     assert report.applied == ["test-review: verified_on"]
     assert not Message.objects.exists()
-    assert not MilestoneChange.objects.filter(milestone__key="test-review").exclude(
-        kind="created"
-    ).exists()
+    assert (
+        not MilestoneChange.objects.filter(milestone__key="test-review")
+        .exclude(kind="created")
+        .exists()
+    )
 
 
 # One path for every change -----------------------------------------------------------------
@@ -372,7 +373,9 @@ def test_a_milestone_added_in_the_admin_is_planned_for_narrowed_followers_at_onc
     assert MilestoneChange.objects.get(milestone__key="test-deployer-duty").kind == "created"
 
 
-def test_editing_only_the_roles_replans_the_followers(client, editor, loaded_small_pack, after_commit):
+def test_editing_only_the_roles_replans_the_followers(
+    client, editor, loaded_small_pack, after_commit
+):
     act = Regulation.objects.get(key="test-act")
     deployers = Subscription.objects.create(email="d@example.org", status="active", regulation=act)
     deployers.roles.set([Role.objects.get(key="deployer")])
@@ -386,6 +389,7 @@ def test_editing_only_the_roles_replans_the_followers(client, editor, loaded_sma
         )
 
     assert deployers.reminders.filter(milestone=review).count() == 12  # 3 occurrences x 4 leads
+    assert review.history.first().history_user == editor
     assert MilestoneChange.objects.get(milestone=review, kind="details").changes == {
         "roles": [["provider"], ["deployer", "provider"]]
     }
@@ -459,7 +463,9 @@ def test_two_moves_in_a_row_announce_only_the_date_in_force(follower, editor, af
 
     with after_commit():
         for change in MilestoneChange.objects.filter(kind="moved").order_by("pk"):
-            change_consume(change_id=change.pk, consumer="reminders", handler=milestone_change_apply)
+            change_consume(
+                change_id=change.pk, consumer="reminders", handler=milestone_change_apply
+            )
 
     notice = Message.objects.get()
     assert "1 April 2028" in notice.subject

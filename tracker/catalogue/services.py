@@ -232,10 +232,11 @@ def milestone_update(
     for name, value in changed.items():
         setattr(current, name, value)
     last = _amendments_add(milestone=current, specs=amendments, by=by)
+    current._change_reason = reason or "Changed: roles or scopes"
+    current._history_user = by  # also for the history rows a role or scope change writes
     if changed or amendments:
-        current.full_clean()
         current._change_reason = reason or f"Changed: {', '.join(changed)}"
-        current._history_user = by
+        current.full_clean()
         current.save()
     _set_vocabulary(current.roles, roles)
     _set_vocabulary(current.scopes, scopes)
