@@ -7,7 +7,7 @@ WEB_PORT ?= 8000
 SITE_URL ?= http://127.0.0.1:$(WEB_PORT)
 export WEB_PORT SITE_URL
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean
+.PHONY: install run test test-sqlite test-postgres lint bench bench-smoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Jalon needs Python 3.11 or newer" or 0)'
@@ -43,7 +43,11 @@ test-sqlite: install
 test-postgres: install
 	JALON_TEST_DB=postgres $(BIN)/pytest -m "not browser" -p no:cacheprovider
 
-test: lint test-sqlite test-postgres
+# Every benchmark at its smoke size, so that a broken one fails the build (figures: make bench).
+bench-smoke: install
+	$(BIN)/python bench/run_all.py --smoke
+
+test: lint test-sqlite test-postgres bench-smoke
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -21,6 +21,7 @@ Usage, from the repository root:
 
     .venv/bin/python bench/delivery.py                 # N=500
     .venv/bin/python bench/delivery.py --messages 2000 --runs 5
+    .venv/bin/python bench/delivery.py --smoke         # N=50, 1 run (CI)
 """
 
 from __future__ import annotations
@@ -44,11 +45,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from support import ROOT, django_setup, milestone_create, scratch_database, stop_on_sigterm
+from support import (
+    ROOT,
+    django_setup,
+    milestone_create,
+    redis_flush,
+    scratch_database,
+    stop_on_sigterm,
+)
 
 TARGET_RATIO = 0.5
 SMTP_HOST = "127.0.0.1"
 DELIVERY_TIMEOUT = 300.0  # seconds to wait for the SMTP server to receive everything
+FULL = {"messages": 500, "runs": 3}
+SMOKE = {"messages": 50, "runs": 1}
 
 
 # The SMTP server -------------------------------------------------------------------------
@@ -122,16 +132,6 @@ class SMTPSink:
 
 
 # Redis and the Celery worker ---------------------------------------------------------------
-
-
-def redis_flush(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 @contextmanager
@@ -270,8 +270,7 @@ def time_pipeline_in_process(count: int, sink: SMTPSink) -> float:
     """The same services, called one after the other in this process."""
     from django.utils import timezone
 
-    from tracker.reminders.services import messages_send, reminders_sweep
-    from tracker.reminders.tasks import SEND_CHUNK
+    from tracker.reminders.services import SEND_CHUNK, messages_send, reminders_sweep
 
     reminders_reset()
     expected = sink.count + count
@@ -361,16 +360,19 @@ def report(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=500, help="N (default 500)")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each figure (default 3)")
+    parser.add_argument("--messages", type=int, help="N (default 500)")
+    parser.add_argument("--runs", type=int, help="runs of each figure (default 3)")
+    parser.add_argument("--smoke", action="store_true", help="N=50, 1 run (for CI)")
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         help="a Redis database for this benchmark alone: it is flushed before and after",
     )
     args = parser.parse_args()
+    defaults = SMOKE if args.smoke else FULL
+    args.runs = args.runs or defaults["runs"]
     stop_on_sigterm()
-    count = args.messages
+    count = args.messages or defaults["messages"]
     bare = Result("bare smtplib loop", count)
     celery = Result("pipeline, Celery worker x2", count)
     in_process = Result("pipeline, in process", count)

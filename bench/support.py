@@ -50,6 +50,17 @@ def _close_django_connections() -> None:
         connections.close_all()
 
 
+def redis_flush(url: str) -> None:
+    """Empty a Redis database (one a benchmark uses alone: tasks no worker will run)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 def django_setup(database_url: str, **environ: str) -> None:
     """Point the settings at `database_url` (plus any variables given), set up, migrate.
 
@@ -69,18 +80,24 @@ def django_setup(database_url: str, **environ: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def milestone_create(*, date):
-    """One regulation and one fixed, in-force milestone on `date` (what reminders point at)."""
+def milestone_create(*, date, suffix: str = ""):
+    """One regulation and one fixed, in-force milestone on `date` (what reminders point at).
+
+    `suffix` ends both keys, so that a benchmark can make several pairs side by side.
+    """
     import datetime as dt
 
     from tracker.catalogue.models import Milestone, Regulation
 
     regulation = Regulation.objects.create(
-        key="eu-ai-act", short_name="EU AI Act", title="AI Act", source_url="https://example.org"
+        key=f"eu-ai-act{suffix}",
+        short_name="EU AI Act",
+        title="AI Act",
+        source_url="https://example.org",
     )
     return Milestone.objects.create(
         regulation=regulation,
-        key="bench-deadline",
+        key=f"bench-deadline{suffix}",
         title="High-risk obligations apply",
         date=date,
         category="application",

@@ -16,6 +16,7 @@ Usage, from the repository root:
 
     .venv/bin/python bench/sweep.py                        # 1,000 and 100,000
     .venv/bin/python bench/sweep.py --sizes 1000,10000,100000 --runs 200
+    .venv/bin/python bench/sweep.py --smoke                # 100 and 1,000, 10 runs (CI)
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from support import django_setup, milestone_create, scratch_database, stop_on_si
 
 LEAD_DAYS = [90, 30, 7, 1]
 WARM_UP_RUNS = 5
+FULL = {"sizes": [1000, 100_000], "runs": 100}
+SMOKE = {"sizes": [100, 1000], "runs": 10}
 FLAT_ENOUGH = 1.5  # a scan of the table would be ~100 times slower at 100x the rows
 
 
@@ -38,10 +41,10 @@ FLAT_ENOUGH = 1.5  # a scan of the table would be ~100 times slower at 100x the 
 
 INSERT_SUBSCRIPTIONS = """
     INSERT INTO reminders_subscription
-        (email, status, language, timezone, send_hour, lead_days, categories,
+        (email, status, language, timezone, send_hour, lead_days, categories, move_notices,
          created_at, confirmed_at, regulation_id)
     SELECT 'subscriber' || n || '@example.org', 'active', 'en', 'Europe/Brussels', 9,
-           %(lead_days)s::jsonb, '[]'::jsonb, now(), now(), %(regulation)s
+           %(lead_days)s::jsonb, '[]'::jsonb, true, now(), now(), %(regulation)s
     FROM generate_series(%(first)s, %(last)s) AS n
 """
 
@@ -175,12 +178,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sizes",
-        default="1000,100000",
         type=lambda text: sorted(int(size) for size in text.split(",")),
         help="subscription counts, comma-separated (default 1000,100000)",
     )
-    parser.add_argument("--runs", type=int, default=100, help="timed sweeps per size")
+    parser.add_argument("--runs", type=int, help="timed sweeps per size (default 100)")
+    parser.add_argument("--smoke", action="store_true", help="sizes 100,1000, 10 runs (for CI)")
     args = parser.parse_args()
+    defaults = SMOKE if args.smoke else FULL
+    args.sizes = args.sizes or defaults["sizes"]
+    args.runs = args.runs or defaults["runs"]
     if len(args.sizes) < 2:
         parser.error("--sizes needs at least two sizes to compare")
     stop_on_sigterm()

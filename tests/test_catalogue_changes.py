@@ -535,3 +535,43 @@ def test_an_editor_sees_the_change_log_with_its_receipts(client, editor, followe
     assert listing.status_code == detail.status_code == 200
     assert "Regulation (EU) 2099/1" in detail.content.decode()
     assert detail.content.decode().count(">Done<") == 2  # both consumers acknowledged it
+
+
+def test_a_failed_consumer_is_offered_again_after_a_backoff(follower, editor):
+    MilestoneChange.objects.all().delete()
+    _amend_in_admin_service(Milestone.objects.get(key="test-high-risk"), editor)
+    change = MilestoneChange.objects.get()
+
+    def broken(change):
+        raise RuntimeError("the template is missing")
+
+    receipt = change_consume(change_id=change.pk, consumer="reminders", handler=broken)
+    now = dt.datetime.now(dt.UTC)
+
+    assert (receipt.status, receipt.attempts) == ("failed", 1)
+    assert receipt.errors == ["RuntimeError: the template is missing"]
+    # The workspace never answered either; the failed reminders consumer waits for its backoff
+    assert changes_publish_pending(now=now + dt.timedelta(minutes=3)) == 1
+    assert changes_publish_pending(now=now + dt.timedelta(minutes=4, seconds=30)) == 2
+
+
+def test_a_follower_narrowed_out_by_a_role_change_loses_the_reminders(
+    client, editor, loaded_small_pack, after_commit
+):
+    act = Regulation.objects.get(key="test-act")
+    providers = Subscription.objects.create(email="p@example.org", status="active", regulation=act)
+    providers.roles.set([Role.objects.get(key="provider")])
+    review = Milestone.objects.get(key="test-review")
+    reminders_plan(subscription=providers, today=TODAY)
+    assert providers.reminders.filter(milestone=review).exists()
+    client.force_login(editor)
+
+    with after_commit():
+        client.post(
+            reverse("admin:catalogue_milestone_change", args=[review.pk]),
+            {**_change_data(review), "roles": [Role.objects.get(key="deployer").pk]},
+        )
+
+    assert not providers.reminders.filter(milestone=review).exists()
+    receipt = ChangeReceipt.objects.get(consumer="reminders", change__milestone=review)
+    assert receipt.outcome["unfollowed"] == 12

@@ -300,7 +300,7 @@ def _statuses() -> dict[str, int]:
 
 
 def _dispatch_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "tracker.reminders.tasks"]
+    return [r.getMessage() for r in caplog.records if r.name == "tracker.reminders.services"]
 
 
 def _other_database_sessions() -> int:

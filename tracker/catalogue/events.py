@@ -30,6 +30,11 @@ KEEP_TRYING_FOR = dt.timedelta(days=7)
 MAX_ATTEMPTS = 5
 
 
+def retry_after(attempts: int) -> dt.timedelta:
+    """4, 8, 16, 32 minutes after the first, second... failure."""
+    return dt.timedelta(minutes=2 ** (attempts + 1))
+
+
 def change_publish(*, change_id: int, consumers: list[str] | None = None) -> None:
     """Hand a change to its consumers' tasks. A broker outage loses nothing: the row waits."""
     for consumer, task_name in settings.CATALOGUE_CHANGE_CONSUMERS.items():
@@ -59,6 +64,7 @@ def changes_publish_pending(*, now: dt.datetime) -> int:
             Q(status=ChangeReceipt.Status.DONE)
             | Q(attempts__gte=MAX_ATTEMPTS)
             | Q(status=ChangeReceipt.Status.RUNNING, started_at__gte=now - LEASE)
+            | Q(status=ChangeReceipt.Status.FAILED, retry_at__gt=now)
         )
         for change_id in recent.filter(~Exists(settled)).values_list("pk", flat=True)[:500]:
             change_publish(change_id=change_id, consumers=[consumer])
@@ -87,14 +93,13 @@ def change_consume(
         outcome = handler(change)
     except Exception as exc:  # recorded where an admin sees it; the next pass tries again
         log.exception("consumer %s failed on change %s", consumer, change_id)
-        receipt.status, receipt.errors = (
-            ChangeReceipt.Status.FAILED,
-            [f"{type(exc).__name__}: {exc}"],
-        )
+        receipt.status = ChangeReceipt.Status.FAILED
+        receipt.errors = [f"{type(exc).__name__}: {exc}"]
+        receipt.retry_at = timezone.now() + retry_after(receipt.attempts)
     else:
         receipt.status = ChangeReceipt.Status.DONE
         receipt.errors = outcome.pop("errors", [])
         receipt.outcome = outcome
     receipt.finished_at = timezone.now()
-    receipt.save(update_fields=["status", "errors", "outcome", "finished_at"])
+    receipt.save(update_fields=["status", "errors", "outcome", "finished_at", "retry_at"])
     return receipt

@@ -329,6 +329,9 @@ class ChangeReceipt(models.Model):
     status = models.CharField(max_length=7, choices=Status.choices, default=Status.RUNNING)
     attempts = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="After a failure: when the change is offered again."
+    )
     outcome = models.JSONField(default=dict, blank=True, help_text="What the consumer did.")
     errors = models.JSONField(
         default=list, blank=True, help_text="Items that failed on their own, with the reason."

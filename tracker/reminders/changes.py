@@ -66,15 +66,21 @@ def _notice(subscription: Subscription, change: MilestoneChange, milestone: Mile
 
 
 def milestone_change_apply(change: MilestoneChange) -> dict:
-    """Re-plan every follower's reminders of the changed milestone; notify them of a move."""
+    """Re-plan every follower's reminders of the changed milestone; notify them of a move.
+
+    Each chunk replaces its own followers' pending reminders, so a worker killed mid-way
+    leaves every follower with either the old plan or the new one, never none.
+    """
     milestone = Milestone.objects.prefetch_related("roles", "scopes").get(pk=change.milestone_id)
-    counts = {"followers": 0, "reminders": 0, "notices": 0}
+    counts = {"followers": 0, "reminders": 0, "notices": 0, "unfollowed": 0}
     errors: list[dict] = []
-    Reminder.objects.filter(milestone=milestone, status=Reminder.Status.PENDING).delete()
+    pending = Reminder.objects.filter(milestone=milestone, status=Reminder.Status.PENDING)
     if milestone.status not in REMINDABLE_STATUSES or milestone.kind == Milestone.Kind.RELATIVE:
-        return {**counts, "errors": errors}  # withdrawn, superseded or undated: nothing to plan
+        pending.delete()  # withdrawn, superseded or undated: nothing to plan
+        return {**counts, "errors": errors}
     announce = announces_move(change, milestone)
     now = timezone.now()
+    seen: set[int] = set()
     for chunk in _chunks(milestone_followers(milestone=milestone), FANOUT_CHUNK):
         rows, notices = [], []
         for subscription in chunk:
@@ -85,18 +91,23 @@ def milestone_change_apply(change: MilestoneChange) -> dict:
                     notices.append(_notice(subscription, change, milestone, now))
             except Exception as exc:  # one bad subscription fails alone, recorded
                 errors.append({"subscription": subscription.pk, "error": f"{exc!r}"[:300]})
+        ids = [subscription.pk for subscription in chunk]
+        seen.update(ids)
         with transaction.atomic():
+            pending.filter(subscription_id__in=ids).delete()
             Reminder.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
             Message.objects.bulk_create(notices, ignore_conflicts=True, batch_size=500)
-            queued = list(
-                Message.objects.filter(
-                    dedupe_key__in=[m.dedupe_key for m in notices],
-                    status=Message.Status.QUEUED,
-                    dispatched_at=None,
-                ).values_list("pk", flat=True)
-            )
+            new = Message.objects.filter(
+                dedupe_key__in=[m.dedupe_key for m in notices], dispatched_at=None
+            ).filter(status=Message.Status.QUEUED)
+            queued = list(new.values_list("pk", flat=True))
+            Message.objects.filter(pk__in=queued).update(dispatched_at=now)
             messages_dispatch_on_commit(queued)
         counts["followers"] += len(chunk)
         counts["reminders"] += len(rows)
-        counts["notices"] += len(notices)
+        counts["notices"] += len(queued)
+    # Subscriptions that no longer follow it (its roles or scopes changed) lose its reminders.
+    gone = set(pending.values_list("subscription_id", flat=True).distinct()) - seen
+    for chunk in _chunks(sorted(gone), 500):
+        counts["unfollowed"] += pending.filter(subscription_id__in=chunk).delete()[0]
     return {**counts, "errors": errors}
