@@ -90,7 +90,6 @@ class ChangeSerializer(serializers.ModelSerializer):
             "new_status",
             "amending_act",
             "source_url",
-            "reason",
         ]
         read_only_fields = fields
 
