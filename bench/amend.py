@@ -82,8 +82,11 @@ INSERT_OWNERS = """
 """
 
 INSERT_ORGANISATIONS = """
-    INSERT INTO workspace_organisation (name, slug, roles, created_at)
-    SELECT 'Company ' || n, %(prefix)s || '-company-' || n, '["provider"]'::jsonb, now()
+    INSERT INTO workspace_organisation
+        (name, slug, established_in_eu, public_body, provides_public_services, review_notes,
+         catalogue_version, created_at)
+    SELECT 'Company ' || n, %(prefix)s || '-company-' || n, true, false, false, '[]'::jsonb, 0,
+           now()
     FROM generate_series(1, %(organisations)s) AS n
 """
 

@@ -232,7 +232,10 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_RATES": {"subscribe": env.str("SUBSCRIBE_RATE", "10/hour")},
+    "DEFAULT_THROTTLE_RATES": {
+        "subscribe": env.str("SUBSCRIBE_RATE", "10/hour"),
+        "applicability": env.str("APPLICABILITY_RATE", "120/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jalon API",

@@ -110,24 +110,21 @@ def bulk_catalogue(size: int) -> list[Milestone]:
 
 
 def acme_organisation(owner):
-    """The usual test company: "Acme AI", a provider with a high-risk Annex III CV screener
-    placed on the market on 10 January 2027 (the real catalogue must be loaded)."""
+    """The usual test company: "Acme AI", the provider of a high-risk Annex III CV screener
+    (point 4(a)) placed on the market on 10 January 2028, after its class date (the real
+    catalogue must be loaded)."""
     from tracker.workspace.models import AISystem
-    from tracker.workspace.services import (
-        organisation_create,
-        organisation_set_roles,
-        system_save,
-    )
+    from tracker.workspace.services import organisation_create, system_save
 
     organisation = organisation_create(name="Acme AI", owner=owner)
-    organisation_set_roles(organisation=organisation, roles=["provider"])
     system_save(
         system=AISystem(
             organisation=organisation,
             name="CV screener",
+            roles=["provider"],
             risk_class="high_risk_annex_iii",
-            annex_iii_area="employment",
-            placed_on_market=dt.date(2027, 1, 10),
+            annex_iii_point="4a",
+            placed_on_market=dt.date(2028, 1, 10),
         )
     )
     return organisation

@@ -42,7 +42,7 @@ def _change_data(milestone, **changes):
         "source_title": milestone.source_title,
         "status": milestone.status,
         "confidence": milestone.confidence,
-        "verified_on": milestone.verified_on,
+        "verified_on": milestone.verified_on or "",
         "notes": milestone.notes,
         "amendments-TOTAL_FORMS": 0,
         "amendments-INITIAL_FORMS": milestone.amendments.count(),

@@ -490,17 +490,13 @@ def test_a_withdrawn_milestone_retires_the_organisations_items_and_a_restored_on
 ):
     from tests.factories import UserFactory
     from tracker.workspace.models import AISystem
-    from tracker.workspace.services import (
-        organisation_create,
-        organisation_set_roles,
-        system_save,
-    )
+    from tracker.workspace.services import organisation_create, system_save
 
     org = organisation_create(name="Acme", owner=UserFactory(username="o"))
-    organisation_set_roles(organisation=org, roles=["provider"])
     system_save(system=AISystem(
-        organisation=org, name="CV screener", purpose="Ranks CVs", risk_class="high_risk_annex_iii",
-        annex_iii_area="employment", placed_on_market=dt.date(2028, 1, 1),
+        organisation=org, name="CV screener", purpose="Ranks CVs", roles=["provider"],
+        risk_class="high_risk_annex_iii", annex_iii_point="4a",
+        placed_on_market=dt.date(2028, 1, 1),
     ))  # fmt: skip
     annex_iii = Milestone.objects.get(key="ai-act-high-risk-annex-iii-apply")
     assert org.items.get(milestone=annex_iii).applies

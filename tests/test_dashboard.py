@@ -81,9 +81,11 @@ def acme(org, officer, teammate):
         organisation=org,
         name="CV screener",
         risk_class="high_risk_annex_iii",
-        annex_iii_area="employment",
+        annex_iii_point="4a",
     )
-    bot = AISystem.objects.create(organisation=org, name="Chatbot", risk_class="transparency")
+    bot = AISystem.objects.create(
+        organisation=org, name="Chatbot", risk_class="other", art50=["interacts"]
+    )
     d, ns, ip, app = dt.date, "not_started", "in_progress", "application"
     rows = [  # key, category, legal date, status, owner, target date, system
         ("entry-into-force", "entry_into_force", d(2024, 8, 1), "done", officer, None, None),
@@ -479,7 +481,7 @@ def test_the_dashboard_is_read_only(client, officer, org, acme):
 
 
 def test_staff_see_every_organisation_with_exact_figures(client, org, acme, outsider, staff):
-    AISystem.objects.create(organisation=org, name="Retired", risk_class="minimal")
+    AISystem.objects.create(organisation=org, name="Retired", risk_class="other")
     client.force_login(staff)
 
     response = client.get(reverse("workspace:staff_dashboard"))
@@ -515,7 +517,7 @@ STAFF_QUERIES = 8  # session, user, the admin menu's 2 permission reads, 4 group
 def test_the_dashboard_runs_a_fixed_number_of_queries(
     client, officer, teammate, org, size, django_assert_num_queries
 ):
-    system = AISystem.objects.create(organisation=org, name="CV screener", risk_class="minimal")
+    system = AISystem.objects.create(organisation=org, name="CV screener", risk_class="other")
     seed(org, size, [officer, teammate], system)
     client.force_login(officer)
     url = dashboard_url(org)

@@ -21,6 +21,7 @@ from django.urls import reverse
 from tracker.catalogue.models import Milestone, Regulation
 from tracker.lawwatch import sources
 from tracker.lawwatch.models import LawChangeCandidate, LawWatchRun
+from tracker.lawwatch.selectors import article_numbers
 from tracker.lawwatch.services import law_watch_run
 from tracker.lawwatch.tasks import law_watch_task
 
@@ -152,6 +153,14 @@ def candidate(law_watch):
 # Asking the sources -----------------------------------------------------------------------------
 
 
+def _titles_naming(article: int) -> str:
+    """The catalogue's own titles of the milestones citing an article, in date order."""
+    milestones = Milestone.objects.filter(regulation__key="eu-ai-act").order_by("date", "key")
+    titles = [m.title for m in milestones if article in article_numbers(m.legal_basis)]
+    assert titles
+    return "; ".join(titles)
+
+
 def test_a_new_amending_act_becomes_exactly_one_candidate(law_watch):
     law_watch.serve("/sparql", "sparql-amending-acts.json")
 
@@ -170,8 +179,7 @@ def test_a_new_amending_act_becomes_exactly_one_candidate(law_watch):
     assert found.amending_act == "Regulation (EU) 2026/2519"
     assert found.may_affect == (
         "Amends EU AI Act (32024R1689).\n"
-        "Milestones whose legal basis names Art. 50: "
-        "Transparency obligations for certain AI systems apply."
+        f"Milestones whose legal basis names Art. 50: {_titles_naming(50)}."
     )
     run = LawWatchRun.objects.get()
     assert (run.status, run.found, run.new, run.error) == ("ok", 2, 1, "")
@@ -330,8 +338,7 @@ def test_a_feed_entry_naming_the_tracked_act_becomes_a_candidate_and_others_do_n
     assert template.raw["id"] == "CELEX:32026R2493"
     assert template.may_affect == (
         "Mentions EU AI Act (32024R1689).\n"
-        "Milestones whose legal basis names Art. 72: "
-        "Implementing act with post-market monitoring plan template due."
+        f"Milestones whose legal basis names Art. 72: {_titles_naming(72)}."
     )
     [request] = law_watch.requests
     assert request["method"] == "GET"

@@ -124,6 +124,48 @@ BAD_PACKS = {
         "  - key: [test-review",
         "not valid YAML",
     ),
+    "offset in days and in hours": (
+        "    offset_days: 15\n",
+        "    offset_days: 15\n    offset_hours: 360\n",
+        "line 58, milestone 'test-incident': give offset_days or offset_hours, not both",
+    ),
+    "no offset at all": (
+        "    offset_days: 15\n",
+        "",
+        "line 58, milestone 'test-incident': a relative milestone needs offset_days (or "
+        "offset_hours)",
+    ),
+    "zero hours": (
+        "    offset_days: 15\n",
+        "    offset_hours: 0\n",
+        "line 58, milestone 'test-incident': offset_hours must be a positive whole number",
+    ),
+    "hours written as text": (
+        "    offset_days: 15\n",
+        "    offset_hours: 24h\n",
+        "line 58, milestone 'test-incident': offset_hours must be a positive whole number",
+    ),
+    "hours on a fixed date": (
+        "    date: 2024-08-01\n",
+        "    date: 2024-08-01\n    offset_hours: 24\n",
+        "line 14, milestone 'test-entry-into-force': offset_days, offset_hours and trigger are "
+        "only for relative milestones",
+    ),
+    "indicative not a boolean": (
+        "    every_months: 48\n",
+        "    every_months: 48\n    indicative: sometimes\n",
+        "line 45, milestone 'test-review': indicative must be true or false, not 'sometimes'",
+    ),
+    "indicative relative deadline": (
+        "    offset_days: 15\n",
+        "    offset_days: 15\n    indicative: true\n",
+        "line 58, milestone 'test-incident': indicative is only for fixed and recurring milestones",
+    ),
+    "bad verification date": (
+        "verified_on: 2026-11-27\n    roles: [provider]\n    scopes: [all]\n  - key: test-incident",
+        "verified_on: last week\n    roles: [provider]\n    scopes: [all]\n  - key: test-incident",
+        "line 45, milestone 'test-review': verified_on must be a date written YYYY-MM-DD",
+    ),
 }  # fmt: skip
 
 
@@ -208,3 +250,60 @@ def test_the_command_rejects_a_bad_file_with_a_readable_message(tmp_path):
 def test_the_command_reports_a_missing_file(tmp_path):
     with pytest.raises(CommandError, match="cannot read the file"):
         call_command("catalogue_load", str(tmp_path / "nope.yaml"))
+
+
+def test_hours_indicative_dates_and_unverified_entries_load(tmp_path, small_pack):
+    # given an hour-counted deadline, an indicative yearly date and an entry not yet verified
+    edited = tmp_path / "small.yaml"
+    edited.write_text(
+        small_pack.read_text()
+        .replace("    offset_days: 15\n", "    offset_hours: 48\n")
+        .replace("    every_months: 48\n", "    every_months: 48\n    indicative: true\n")
+        .replace(
+            "    verified_on: 2026-11-27\n    roles: [provider, deployer]",
+            "    roles: [provider, deployer]",
+        )
+    )
+
+    report = catalogue_load_file(path=edited)
+
+    assert len(report.created) == 4
+    incident = Milestone.objects.get(key="test-incident")
+    assert (incident.offset_days, incident.offset_hours, incident.offset_label) == (
+        None,
+        48,
+        "48 hours",
+    )
+    assert Milestone.objects.get(key="test-review").indicative is True
+    assert Milestone.objects.get(key="test-high-risk").indicative is False
+    assert Milestone.objects.get(key="test-entry-into-force").verified_on is None
+
+
+def test_a_pack_moving_a_deadline_from_days_to_hours_updates_it_in_place(tmp_path, small_pack):
+    catalogue_load_file(path=small_pack)
+    edited = tmp_path / "small.yaml"
+    edited.write_text(small_pack.read_text().replace("offset_days: 15\n", "offset_hours: 360\n"))
+
+    report = catalogue_load_file(path=edited)
+
+    assert report.applied == ["test-incident: offset_days, offset_hours"]
+    assert report.conflicts == []
+    incident = Milestone.objects.get(key="test-incident")
+    assert (incident.offset_days, incident.offset_hours) == (None, 360)
+
+
+def test_a_pack_marking_a_date_indicative_is_applied_and_announced(tmp_path, small_pack):
+    catalogue_load_file(path=small_pack)
+    edited = tmp_path / "small.yaml"
+    edited.write_text(
+        small_pack.read_text().replace(
+            "    every_months: 48\n", "    every_months: 48\n    indicative: true\n"
+        )
+    )
+
+    report = catalogue_load_file(path=edited)
+
+    assert (report.applied, report.conflicts) == (["test-review: indicative"], [])
+    review = Milestone.objects.get(key="test-review")
+    assert review.indicative is True
+    assert review.changes.first().changes == {"indicative": [False, True]}

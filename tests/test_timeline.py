@@ -46,6 +46,89 @@ def test_the_timeline_counts_down_to_the_next_deadline(client, loaded_small_pack
     )
 
 
+def test_the_next_deadline_box_names_every_milestone_due_that_day(client, db, frozen):
+    # given three milestones due on the same day, and a later one
+    due = dt.date(2026, 12, 2)
+    for key in ("b-grace", "a-bans", "c-other"):
+        MilestoneFactory(key=key, title=f"Title {key}", date=due, legal_basis=f"Basis {key}")
+    MilestoneFactory(key="d-later", date=dt.date(2027, 1, 1))
+
+    response = client.get("/")
+
+    timeline = response.context["timeline"]
+    assert [e.milestone.key for e in timeline.next_entries] == ["a-bans", "b-grace", "c-other"]
+    assert timeline.next_entry.milestone.key == "a-bans"
+    html = response.content.decode()
+    box = html[html.index('<section class="next"') : html.index("</section>")]
+    assert "3 milestones fall due that day:" in box
+    for key in ("a-bans", "b-grace", "c-other"):
+        assert f'<a href="/milestones/{key}/">Title {key}</a>' in box
+        assert f"(Basis {key})" in box
+    assert "d-later" not in box
+    assert html.count('class="milestone is-next"') == 3
+
+
+def test_an_indicative_date_is_never_the_next_deadline(client, db, frozen):
+    # given an indicative yearly report due tomorrow and a real deadline later
+    MilestoneFactory(
+        key="yearly-report",
+        kind="recurring",
+        every_months=12,
+        date=dt.date(2025, 11, 28),
+        indicative=True,
+        confidence="low",
+    )
+    MilestoneFactory(key="real-deadline", title="Real deadline", date=dt.date(2026, 12, 2))
+
+    response = client.get("/")
+
+    timeline = response.context["timeline"]
+    assert [e.milestone.key for e in timeline.next_entries] == ["real-deadline"]
+    html = response.content.decode()
+    assert 'Next deadline <span class="countdown-big">in 5 days</span>' in html
+    assert '<li class="milestone" id="m-yearly-report">' in html  # listed, but not "next"
+    assert "Indicative date</span>" in html
+
+
+def test_with_only_indicative_dates_ahead_there_is_no_next_deadline_box(client, db, frozen):
+    MilestoneFactory(
+        key="yearly-report", kind="recurring", every_months=12, date=dt.date(2025, 12, 1),
+        indicative=True,
+    )  # fmt: skip
+
+    response = client.get("/")
+
+    assert response.context["timeline"].next_entries == []
+    assert 'id="next-heading"' not in response.content.decode()
+
+
+def test_deadlines_counted_in_hours_are_shown_in_hours(client, db):
+    MilestoneFactory(
+        key="rbi-24", title="Request authorisation", kind="relative", date=None,
+        offset_hours=24, trigger="urgent_use", trigger_label="urgent use starts",
+    )  # fmt: skip
+    MilestoneFactory(
+        key="one-day", kind="relative", date=None, offset_days=1, trigger="x", trigger_label="x"
+    )
+
+    timeline = client.get("/").content.decode()
+    page = client.get(reverse("web:milestone", kwargs={"key": "rbi-24"})).content.decode()
+
+    assert "<strong>Within 24 hours</strong> after urgent use starts." in timeline
+    assert "<strong>Within 1 day</strong> after x." in timeline
+    assert "Within <strong>24 hours</strong> after urgent use starts" in page
+    big_date = page.split('class="big-date"')[1].split("</p>")[0]
+    assert "day" not in big_date
+
+
+def test_a_milestone_not_yet_verified_says_so(client, db):
+    MilestoneFactory(key="unverified", verified_on=None)
+
+    html = client.get(reverse("web:milestone", kwargs={"key": "unverified"})).content.decode()
+
+    assert "<dt>Last verified</dt><dd>Not yet verified against its cited source</dd>" in html
+
+
 def test_an_amended_milestone_shows_the_original_date_struck_through_and_the_amending_act(
     client, loaded_small_pack, frozen
 ):

@@ -8,7 +8,8 @@ from django.urls import reverse
 from tests.factories import acme_organisation
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_amend
-from tracker.workspace.models import Incident, Membership
+from tracker.workspace import services
+from tracker.workspace.models import AISystem, Incident, Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -116,13 +117,13 @@ def test_an_incident_starts_its_clock(client, officer, org):
     system = org.systems.get()
 
     client.post(reverse("workspace:incidents", kwargs={"slug": org.slug}), {
-        "system": system.pk, "kind": "critical_infrastructure", "aware_at": "2026-03-05T16:00",
-        "description": "Outage", "owner": officer.pk,
+        "system": system.pk, "kinds": ["critical_infrastructure"], "member_state": "BE",
+        "aware_at": "2026-03-05T16:00", "description": "Outage", "owner": officer.pk,
     })  # fmt: skip
     page = client.get(reverse("workspace:incidents", kwargs={"slug": org.slug}))
 
     incident = Incident.objects.get()
-    assert incident.kind == "critical_infrastructure"
+    assert incident.kinds == ["critical_infrastructure"]
     assert "Monday 9 March 2026, 23:59" in page.content.decode()
 
 
@@ -133,21 +134,27 @@ def _org_urls(org):
     item = org.items.first()
     system = org.systems.first()
     incident = Incident.objects.create(
-        organisation=org, system=system, kind="general",
+        organisation=org, system=system, kinds=["general"], member_state="BE",
         aware_at=dt.datetime(2026, 3, 4, 10, tzinfo=dt.UTC),
     )  # fmt: skip
     slug = org.slug
     return {
         "timeline": (reverse("workspace:timeline", kwargs={"slug": slug}), None),
-        "profile": (reverse("workspace:profile", kwargs={"slug": slug}), {"roles": ["deployer"]}),
+        "profile": (reverse("workspace:profile", kwargs={"slug": slug}),
+                    {"public_body": "on"}),
         "systems": (reverse("workspace:systems", kwargs={"slug": slug}),
-                    {"name": "x", "risk_class": "minimal"}),
+                    {"name": "x", "roles": ["deployer"], "risk_class": "other"}),
         "system": (reverse("workspace:system", kwargs={"slug": slug, "pk": system.pk}),
-                   {"name": "renamed", "risk_class": "minimal"}),
+                   {"name": "renamed", "roles": ["deployer"], "risk_class": "other"}),
         "item": (reverse("workspace:item", kwargs={"slug": slug, "pk": item.pk}),
                  {"status": "done"}),
         "incidents": (reverse("workspace:incidents", kwargs={"slug": slug}),
-                      {"system": system.pk, "kind": "general", "aware_at": "2026-03-04T10:00"}),
+                      {"system": system.pk, "kinds": ["general"], "member_state": "BE",
+                       "aware_at": "2026-03-04T10:00"}),
+        "incident_edit": (reverse("workspace:incident_edit",
+                                  kwargs={"slug": slug, "pk": incident.pk}),
+                          {"member_state": "FI", "kinds": ["death"],
+                           "aware_at": "2026-03-04T10:00"}),
         "incident_reported": (reverse("workspace:incident_reported",
                                       kwargs={"slug": slug, "pk": incident.pk}), {}),
         "members": (reverse("workspace:members", kwargs={"slug": slug}),
@@ -162,12 +169,12 @@ def _org_urls(org):
 
 def _snapshot(org):
     return (
-        sorted(org.roles),
+        (org.established_in_eu, org.public_body, org.provides_public_services),
         sorted(org.memberships.values_list("user__username", "role")),
         org.invitations.count(),
-        list(org.systems.values_list("name", "risk_class")),
+        list(org.systems.values_list("name", "risk_class", "roles")),
         list(org.items.values_list("status", flat=True)),
-        list(org.incidents.values_list("kind", "reported_at")),
+        list(org.incidents.values_list("kinds", "member_state", "aware_at", "reported_at")),
     )
 
 
@@ -191,7 +198,7 @@ def test_a_viewer_reads_but_every_write_is_refused_with_403(client, org, viewer)
     client.force_login(viewer)
 
     for name, (url, data) in urls.items():
-        if name not in ("incident_reported", "member_remove"):
+        if name not in ("incident_reported", "member_remove", "incident_edit"):
             assert client.get(url).status_code == 200, name
         if data is not None:
             assert client.post(url, data).status_code == 403, name
@@ -302,10 +309,12 @@ def test_an_editor_adds_a_system_from_the_page_and_the_timeline_follows(client, 
     assert client.get(url).status_code == 200
 
     response = client.post(url, {
-        "name": "Frontier model", "risk_class": "minimal", "is_gpai_model": "on",
-        "gpai_systemic_risk": "on", "placed_on_market": "2025-03-01",
+        "name": "Frontier model", "roles": ["provider"], "risk_class": "other",
+        "is_gpai_model": "on", "gpai_systemic_risk": "on", "placed_on_market": "2025-03-01",
     })  # fmt: skip
-    bad = client.post(url, {"name": "Odd", "risk_class": "minimal", "annex_iii_area": "employment"})
+    bad = client.post(url, {
+        "name": "Odd", "roles": ["provider"], "risk_class": "other", "annex_iii_point": "4a",
+    })  # fmt: skip
 
     assert response.status_code == 302
     keys = set(org.items.filter(applies=True).values_list("milestone__key", flat=True))
@@ -328,3 +337,51 @@ def test_a_forgotten_password_is_reset_by_email(client, officer, mailoutbox):
     })  # fmt: skip
     assert done.status_code == 302
     assert client.login(username="officer", password="another long passphrase")
+
+
+@pytest.mark.parametrize("systems", [1, 50])
+def test_the_workspace_pages_cost_the_same_queries_for_1_and_50_systems(
+    client, officer, org, systems, django_assert_num_queries
+):
+    AISystem.objects.bulk_create(
+        AISystem(organisation=org, name=f"Tool {n}", roles=["deployer"], risk_class="other",
+                 art50=["interacts"])
+        for n in range(systems - 1)
+    )  # fmt: skip
+    services.tracking_sync(organisation=org)
+    client.force_login(officer)
+    pages = ["timeline", "profile", "systems"]
+    client.get(reverse("workspace:timeline", kwargs={"slug": org.slug}))  # session warmed
+
+    counts = {}
+    for page in pages:
+        with django_assert_num_queries(QUERIES[page]) as captured:
+            response = client.get(reverse(f"workspace:{page}", kwargs={"slug": org.slug}))
+        assert response.status_code == 200
+        counts[page] = len(captured)
+
+    assert counts == QUERIES
+
+
+QUERIES = {"timeline": 5, "profile": 4, "systems": 5}
+
+
+def test_migrated_facts_are_listed_for_review_until_dismissed(client, officer, org):
+    org.review_notes = ["“CV screener”: choose its point in Annex III area 4 (employment)."]
+    org.save()
+    client.force_login(officer)
+    profile = reverse("workspace:profile", kwargs={"slug": org.slug})
+
+    timeline = client.get(reverse("workspace:timeline", kwargs={"slug": org.slug}))
+    page = client.get(profile)
+    client.post(profile, {"review": "done"})
+
+    assert "Review 1 point" in timeline.content.decode()
+    assert "choose its point in Annex III area 4" in page.content.decode()
+    org.refresh_from_db()
+    assert org.review_notes == []
+
+
+def test_an_organisation_never_takes_a_reserved_address(officer):
+    organisation = services.organisation_create(name="Import", owner=officer)
+    assert organisation.slug == "import-co"

@@ -88,7 +88,7 @@ def test_no_digest_once_the_item_is_done(org, owner):
 
 def test_an_incident_owner_is_reminded_daily_until_it_is_reported(org, owner):
     incident = Incident.objects.create(
-        organisation=org, system=org.systems.get(), kind="general", owner=owner,
+        organisation=org, system=org.systems.get(), kinds=["general"], owner=owner,
         aware_at=dt.datetime(2026, 11, 25, 9, tzinfo=dt.UTC),
     )  # fmt: skip
 
@@ -100,8 +100,12 @@ def test_an_incident_owner_is_reminded_daily_until_it_is_reported(org, owner):
 
     assert (today, same_day, tomorrow, after) == (1, 0, 1, 0)
     message = Message.objects.filter(kind="incident_clock").first()
-    # Aware on Wednesday 25 November: 15 days ends on Thursday 10 December.
-    assert message.subject == "Report the incident on CV screener by 10 December, 23:59"
+    # Aware on Wednesday 25 November: 15 days ends on Thursday 10 December. No Member State
+    # was recorded, so it is counted in the server's zone, and the email says so.
+    assert message.subject == (
+        "Report the incident on CV screener immediately, at the latest by 10 December, 23:59 "
+        "Europe/Brussels time"
+    )
 
 
 def test_a_moved_date_flags_the_item_and_tells_its_owner(org, owner, after_commit):

@@ -49,7 +49,9 @@ class RecurrenceSerializer(serializers.Serializer):
 class TriggerSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
-    offset_days = serializers.IntegerField()
+    offset_days = serializers.IntegerField(
+        allow_null=True, help_text="Null when the law counts the period in hours (offset_hours)."
+    )
 
 
 @extend_schema_field(
@@ -117,10 +119,12 @@ class MilestoneSerializer(serializers.ModelSerializer):
             "original_date",
             "recurrence",
             "offset_days",
+            "offset_hours",
             "trigger",
             "category",
             "status",
             "confidence",
+            "indicative",
             "legal_basis",
             "source_url",
             "source_title",

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.routers import DefaultRouter
 
-from tracker.api import views, workspace
+from tracker.api import applicability, views, workspace
 
 router = DefaultRouter()
 router.register("milestones", views.MilestoneViewSet, basename="milestone")
@@ -18,5 +18,6 @@ router.register(r"organisations/(?P<slug>[-\w]+)/items", workspace.ItemViewSet, 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="v1:schema"), name="docs"),
+    path("applicability/", applicability.ApplicabilityView.as_view(), name="applicability"),
     *router.urls,
 ]

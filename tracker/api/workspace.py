@@ -12,15 +12,17 @@ from tracker.workspace.services import item_update
 class OrganisationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organisation
-        fields = ["slug", "name", "roles"]
+        fields = ["slug", "name", "established_in_eu", "public_body", "provides_public_services",
+                  "catalogue_version", "review_notes"]  # fmt: skip
 
 
 class SystemSerializer(serializers.ModelSerializer):
     class Meta:
         model = AISystem
-        fields = ["id", "name", "purpose", "risk_class", "annex_iii_area", "is_gpai_model",
-                  "gpai_systemic_risk", "generative", "placed_on_market",
-                  "used_by_public_authority"]  # fmt: skip
+        fields = ["id", "name", "purpose", "roles", "risk_class", "annex_iii_point",
+                  "annex_i_section", "art50", "is_gpai_model", "gpai_systemic_risk",
+                  "open_source", "placed_on_market", "intended_for_public_authorities",
+                  "art25"]  # fmt: skip
 
 
 class ItemSerializer(serializers.ModelSerializer):

@@ -119,6 +119,7 @@ class MilestoneAdmin(CatalogueAdmin):
                     "every_months",
                     "until",
                     "offset_days",
+                    "offset_hours",
                     "trigger",
                     "trigger_label",
                 ]
@@ -134,6 +135,7 @@ class MilestoneAdmin(CatalogueAdmin):
                     "status",
                     "confidence",
                     "verified_on",
+                    "indicative",
                     "notes",
                     "updated_at",
                 ]

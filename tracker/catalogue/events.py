@@ -103,3 +103,9 @@ def change_consume(
     receipt.finished_at = timezone.now()
     receipt.save(update_fields=["status", "errors", "outcome", "finished_at", "retry_at"])
     return receipt
+
+
+def catalogue_version() -> int:
+    """The catalogue's version: the number of its latest recorded change (0 before any)."""
+    latest = MilestoneChange.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return latest or 0

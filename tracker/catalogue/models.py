@@ -136,6 +136,12 @@ class Milestone(models.Model):
     offset_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Relative milestones: days after the trigger event."
     )
+    offset_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Relative milestones counted by the hour (24 h, 48 h): hours after the trigger "
+        "event, instead of offset_days.",
+    )
     trigger = models.SlugField(
         max_length=64, blank=True, help_text="Relative milestones: the event that starts the clock."
     )
@@ -146,7 +152,16 @@ class Milestone(models.Model):
     legal_basis = models.CharField(max_length=200)
     source_url = models.URLField(max_length=500)
     source_title = models.CharField(max_length=300, blank=True)
-    verified_on = models.DateField(help_text="When this entry was last checked against its source.")
+    verified_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="When this entry was last checked against its cited source; empty: not verified.",
+    )
+    indicative = models.BooleanField(
+        default=False,
+        help_text="The law fixes no day: the date is one the catalogue chose (an anniversary). "
+        "Kept out of 'next deadline' headlines.",
+    )
     notes = models.TextField(blank=True)
     roles = models.ManyToManyField(Role, related_name="milestones")
     scopes = models.ManyToManyField(Scope, related_name="milestones")
@@ -164,7 +179,14 @@ class Milestone(models.Model):
             models.CheckConstraint(
                 name="milestone_relative_has_offset_and_no_date",
                 condition=~Q(kind="relative")
-                | (Q(date__isnull=True) & Q(offset_days__isnull=False) & ~Q(trigger="")),
+                | (
+                    Q(date__isnull=True)
+                    & ~Q(trigger="")
+                    & (
+                        Q(offset_days__isnull=False, offset_hours__isnull=True)
+                        | Q(offset_days__isnull=True, offset_hours__isnull=False)
+                    )
+                ),
             ),
             models.CheckConstraint(
                 name="milestone_recurring_has_a_period",
@@ -183,16 +205,40 @@ class Milestone(models.Model):
         if self.kind == self.Kind.RELATIVE:
             if self.date is not None:
                 errors["date"] = "A relative milestone has no calendar date."
-            if self.offset_days is None:
+            if self.offset_days is None and self.offset_hours is None:
                 errors["offset_days"] = "A relative milestone needs its offset in days."
+            elif self.offset_days is not None and self.offset_hours is not None:
+                errors["offset_hours"] = "Give the offset in days or in hours, not both."
             if not self.trigger:
                 errors["trigger"] = "A relative milestone needs the event that starts the clock."
+            if self.indicative:
+                errors["indicative"] = "Only a calendar date can be indicative."
         elif self.date is None:
             errors["date"] = "A fixed or recurring milestone needs a date."
         if self.kind == self.Kind.RECURRING and not self.every_months:
             errors["every_months"] = "A recurring milestone needs its period in months."
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def offset(self) -> dt.timedelta | None:
+        """How long after the trigger event a relative deadline falls (by the hour or the day)."""
+        if self.offset_hours is not None:
+            return dt.timedelta(hours=self.offset_hours)
+        if self.offset_days is not None:
+            return dt.timedelta(days=self.offset_days)
+        return None
+
+    @property
+    def offset_label(self) -> str:
+        """'24 hours', '15 days', '1 day': a relative deadline as the law counts it."""
+        if self.offset_hours is not None:
+            n, unit = self.offset_hours, "hour"
+        elif self.offset_days is not None:
+            n, unit = self.offset_days, "day"
+        else:
+            return ""
+        return f"{n} {unit}{'' if n == 1 else 's'}"
 
     @property
     def is_amended(self) -> bool:

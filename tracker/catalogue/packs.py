@@ -89,6 +89,7 @@ MILESTONE_FIELDS = {
     "every_months",
     "until",
     "offset_days",
+    "offset_hours",
     "trigger",
     "trigger_label",
     "category",
@@ -98,6 +99,7 @@ MILESTONE_FIELDS = {
     "source_url",
     "source_title",
     "verified_on",
+    "indicative",
     "notes",
     "roles",
     "scopes",
@@ -112,7 +114,6 @@ REQUIRED = (
     "confidence",
     "legal_basis",
     "source_url",
-    "verified_on",
     "roles",
     "scopes",
 )
@@ -137,6 +138,11 @@ def _check_date(problems, line, where, name, value, required=False):
         problems.add(line, where, f"{name} must be a date written YYYY-MM-DD, not {value!r}")
         return None
     return value
+
+
+def _whole(value: Any) -> bool:
+    """An integer written as one (YAML's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_url(problems, line, where, name, value):
@@ -259,7 +265,11 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
     verified_on = _check_date(problems, line, where, "verified_on", raw.get("verified_on"))
     every_months = raw.get("every_months")
     offset_days = raw.get("offset_days")
+    offset_hours = raw.get("offset_hours")
     trigger = _text(raw.get("trigger"))
+    indicative = raw.get("indicative", False)
+    if not isinstance(indicative, bool):
+        problems.add(line, where, f"indicative must be true or false, not {indicative!r}")
 
     if kind in ("fixed", "recurring") and date is None and "date" in raw:
         pass  # already reported as a bad date
@@ -272,12 +282,22 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
     if kind == "relative":
         if "date" in raw:
             problems.add(line, where, "a relative milestone has no date")
-        if not (isinstance(offset_days, int) and offset_days >= 0):
-            problems.add(line, where, "a relative milestone needs offset_days, a whole number")
+        if offset_days is not None and offset_hours is not None:
+            problems.add(line, where, "give offset_days or offset_hours, not both")
+        elif offset_hours is not None:
+            if not (_whole(offset_hours) and offset_hours > 0):
+                problems.add(line, where, "offset_hours must be a positive whole number")
+        elif not (_whole(offset_days) and offset_days >= 0):
+            message = "a relative milestone needs offset_days (or offset_hours), a whole number"
+            problems.add(line, where, message)
         if not VOCAB_KEY_RE.match(trigger):
             problems.add(line, where, "a relative milestone needs a trigger (a-z, 0-9, _)")
-    elif offset_days is not None or trigger:
-        problems.add(line, where, "offset_days and trigger are only for relative milestones")
+        if indicative is True:
+            problems.add(line, where, "indicative is only for fixed and recurring milestones")
+    elif offset_days is not None or offset_hours is not None or trigger:
+        problems.add(
+            line, where, "offset_days, offset_hours and trigger are only for relative milestones"
+        )
 
     role_keys = tuple(raw.get("roles") or ())
     scope_keys = tuple(raw.get("scopes") or ())
@@ -309,6 +329,7 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
             "every_months": every_months,
             "until": until,
             "offset_days": offset_days,
+            "offset_hours": offset_hours,
             "trigger": trigger,
             "trigger_label": _text(raw.get("trigger_label")),
             "category": raw["category"],
@@ -318,6 +339,7 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
             "source_url": _text(raw["source_url"]),
             "source_title": _text(raw.get("source_title")),
             "verified_on": verified_on,
+            "indicative": indicative,
             "notes": _text(raw.get("notes")),
         },
         roles=role_keys,

@@ -68,11 +68,20 @@ class TimelineEntry:
 class Timeline:
     dated: list[TimelineEntry]
     relative: list[Milestone]
-    next_entry: TimelineEntry | None
+    next_entries: list[TimelineEntry]
+
+    @property
+    def next_entry(self) -> TimelineEntry | None:
+        """The first of the milestones due on the next deadline day, if any."""
+        return self.next_entries[0] if self.next_entries else None
 
 
 def timeline_build(*, milestones: QuerySet[Milestone], today: dt.date) -> Timeline:
-    """Split milestones into the dated timeline and the event-relative deadlines."""
+    """Split milestones into the dated timeline and the event-relative deadlines.
+
+    The next deadline is the nearest day on which a milestone falls due, with every milestone
+    due that day; indicative dates (days the law does not fix) are never a deadline.
+    """
     dated: list[TimelineEntry] = []
     relative: list[Milestone] = []
     for milestone in milestones:
@@ -90,6 +99,7 @@ def timeline_build(*, milestones: QuerySet[Milestone], today: dt.date) -> Timeli
             )
         )
     dated.sort(key=lambda e: (e.milestone.date, e.milestone.key))
-    upcoming_entries = [e for e in dated if e.next_date is not None]
-    next_entry = min(upcoming_entries, key=lambda e: e.next_date, default=None)
-    return Timeline(dated=dated, relative=relative, next_entry=next_entry)
+    deadlines = [e for e in dated if e.next_date is not None and not e.milestone.indicative]
+    next_day = min((e.next_date for e in deadlines), default=None)
+    next_entries = [e for e in deadlines if e.next_date == next_day]
+    return Timeline(dated=dated, relative=relative, next_entries=next_entries)

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from tracker.web import views
+from tracker.web import checker, views
 from tracker.web.feeds import ChangesFeed
 
 app_name = "web"
 urlpatterns = [
     path("", views.timeline, name="timeline"),
     path("milestones/<slug:key>/", views.milestone_detail, name="milestone"),
+    path("check/", checker.check, name="check"),
+    path("check/result/", checker.check_result, name="check_result"),
     path("changes.atom", ChangesFeed(), name="changes_feed"),
 ]

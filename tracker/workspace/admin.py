@@ -20,7 +20,7 @@ class OrganisationAdmin(SimpleHistoryAdmin):
 @admin.register(AISystem)
 class AISystemAdmin(SimpleHistoryAdmin):
     list_display = ["name", "organisation", "risk_class", "is_gpai_model", "placed_on_market"]
-    list_filter = ["risk_class", "is_gpai_model", "used_by_public_authority"]
+    list_filter = ["risk_class", "is_gpai_model", "intended_for_public_authorities"]
     search_fields = ["name", "organisation__name"]
     list_select_related = ["organisation"]
 
@@ -37,7 +37,7 @@ class TrackedItemAdmin(SimpleHistoryAdmin):
 
 @admin.register(Incident)
 class IncidentAdmin(SimpleHistoryAdmin):
-    list_display = ["system", "organisation", "kind", "aware_at", "reported_at"]
-    list_filter = ["kind"]
+    list_display = ["system", "organisation", "kinds", "member_state", "aware_at", "reported_at"]
+    list_filter = ["member_state"]
     list_select_related = ["system", "organisation"]
     raw_id_fields = ["system", "owner"]

@@ -12,13 +12,21 @@ from django.db import transaction
 
 from tracker.catalogue.models import Milestone, MilestoneChange
 from tracker.reminders.changes import announces_move
+from tracker.workspace import applicability as law
 from tracker.workspace.models import Organisation
 from tracker.workspace.notifications import items_flag_moved_milestone
 from tracker.workspace.services import tracking_sync
 
-# Changes that can alter what applies to a company (the rules name milestones by key and
-# only live ones are tracked); a moved date or a new title does not.
+# Changes that can alter what applies to a company: only live milestones are tracked, and the
+# rules read the dates of the milestones they name (cut-offs and reasons alike).
 RESYNC_FIELDS = {"status", "kind"}
+RULES_READ = law.MILESTONE_KEYS | set(law.CUTOFFS)
+
+
+def resync_needed(change: MilestoneChange, milestone: Milestone) -> bool:
+    if change.kind == MilestoneChange.Kind.CREATED or RESYNC_FIELDS & set(change.changes):
+        return True
+    return "date" in change.changes and milestone.key in RULES_READ
 
 
 def tracking_sync_all() -> dict:
@@ -45,7 +53,7 @@ def milestone_change_apply(change: MilestoneChange) -> dict:
         moved = items_flag_moved_milestone(change=change, milestone=milestone)
         outcome["errors"] += moved.pop("errors")
         outcome.update(moved)
-    if change.kind == MilestoneChange.Kind.CREATED or RESYNC_FIELDS & set(change.changes):
+    if resync_needed(change, milestone):
         synced = tracking_sync_all()
         outcome["errors"] += synced.pop("errors")
         outcome.update(synced)

@@ -1,10 +1,19 @@
+import datetime as dt
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
 from tracker.reminders.forms import ReminderTimingForm
-from tracker.workspace.models import AISystem, CompanyRole, Incident, Membership, TrackedItem
+from tracker.workspace.facts import FactsInvalid, facts_parse
+from tracker.workspace.models import (
+    AISystem,
+    CompanyRole,
+    Membership,
+    Organisation,
+    TrackedItem,
+)
 
 
 class SignupForm(UserCreationForm):
@@ -19,25 +28,66 @@ class OrganisationForm(forms.Form):
     name = forms.CharField(max_length=120, label="Company name")
 
 
-class RolesForm(forms.Form):
-    roles = forms.MultipleChoiceField(
-        choices=CompanyRole.choices, required=False, widget=forms.CheckboxSelectMultiple,
-        label="Our roles under the AI Act",
-        help_text="Art. 3: provider (develops or has developed and places on the market under "
-        "its name), deployer (uses under its authority), importer, distributor...",
-    )  # fmt: skip
+class CompanyFactsForm(forms.ModelForm):
+    """Who the company is under the AI Act (the facts that are not per system)."""
+
+    class Meta:
+        model = Organisation
+        fields = ["established_in_eu", "public_body", "provides_public_services"]
+
+
+# The contract's field names, by the workspace's (the validator speaks the contract).
+CONTRACT_NAMES = {
+    "risk_class": "risk", "is_gpai_model": "gpai_model", "gpai_systemic_risk": "systemic_risk",
+}  # fmt: skip
 
 
 class SystemForm(forms.ModelForm):
+    """One AI system's facts; validated by the same rules as the API and the public checker."""
+
+    roles = forms.MultipleChoiceField(
+        choices=CompanyRole.choices, widget=forms.CheckboxSelectMultiple,
+        label="Our roles for this system",
+        help_text="Art. 3: the provider develops it (or has it developed) and places it on the "
+        "market under its own name; the deployer uses it under its authority; the importer "
+        "and distributor bring someone else's system to the Union market.",
+    )  # fmt: skip
+    art50 = forms.MultipleChoiceField(
+        choices=AISystem.Art50.choices, widget=forms.CheckboxSelectMultiple, required=False,
+        label="What it does (Art. 50)",
+    )  # fmt: skip
+    art25 = forms.MultipleChoiceField(
+        choices=AISystem.Art25.choices, widget=forms.CheckboxSelectMultiple, required=False,
+        label="Re-qualification (Art. 25)",
+        help_text="For a high-risk system someone else provided.",
+    )  # fmt: skip
+
     class Meta:
         model = AISystem
-        fields = ["name", "purpose", "risk_class", "annex_iii_area", "is_gpai_model",
-                  "gpai_systemic_risk", "generative", "placed_on_market",
-                  "used_by_public_authority"]  # fmt: skip
+        fields = ["name", "purpose", "roles", "risk_class", "annex_iii_point", "annex_i_section",
+                  "art50", "is_gpai_model", "gpai_systemic_risk", "open_source",
+                  "placed_on_market", "intended_for_public_authorities", "art25"]  # fmt: skip
         widgets = {
             "placed_on_market": forms.DateInput(attrs={"type": "date"}),
             "purpose": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        payload = {
+            CONTRACT_NAMES.get(n, n): data.get(n) for n in self.Meta.fields if n != "purpose"
+        }
+        try:
+            facts_parse({"systems": [payload]}, today=dt.date.today())
+        except FactsInvalid as exc:
+            by_contract = {CONTRACT_NAMES.get(n, n): n for n in self.Meta.fields}
+            for where, messages in exc.errors.items():
+                field = by_contract.get(where.rpartition(".")[2])
+                for message in messages:
+                    self.add_error(field, message)
+        return data
 
 
 class ItemForm(forms.ModelForm):
@@ -80,22 +130,6 @@ class ItemForm(forms.ModelForm):
         ):
             self.add_error("not_applicable_reason", "Say why it does not apply.")
         return data
-
-
-class IncidentForm(forms.ModelForm):
-    class Meta:
-        model = Incident
-        fields = ["system", "kind", "aware_at", "description", "owner"]
-        widgets = {
-            "aware_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
-            "description": forms.Textarea(attrs={"rows": 3}),
-        }
-        labels = {"aware_at": "Became aware at (your local time)"}
-
-    def __init__(self, *args, organisation, members, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["system"].queryset = organisation.systems.all()
-        self.fields["owner"].queryset = members
 
 
 class InvitationForm(forms.Form):

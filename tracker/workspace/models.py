@@ -24,11 +24,32 @@ class CompanyRole(models.TextChoices):
 
 
 class Organisation(models.Model):
-    """A company using Jalon, with its roles under the AI Act."""
+    """A company using Jalon, and the facts about it that the AI Act turns on."""
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
-    roles = models.JSONField(default=list, blank=True, help_text="CompanyRole values.")
+    established_in_eu = models.BooleanField(
+        "Established in the EU", default=True,
+        help_text="A provider established outside the Union appoints an authorised "
+        "representative in it (Art. 22(1), Art. 54(1)).",
+    )  # fmt: skip
+    public_body = models.BooleanField(
+        "A body governed by public law", default=False,
+        help_text="Deployers that are bodies governed by public law assess the impact of "
+        "high-risk systems on fundamental rights (Art. 27(1)).",
+    )  # fmt: skip
+    provides_public_services = models.BooleanField(
+        "A private entity providing public services", default=False,
+        help_text="Such deployers assess the impact of high-risk systems on fundamental "
+        "rights too (Art. 27(1)).",
+    )  # fmt: skip
+    review_notes = models.JSONField(
+        default=list, blank=True,
+        help_text="What changed in how Jalon reads the facts, for the owners to review.",
+    )  # fmt: skip
+    catalogue_version = models.PositiveIntegerField(
+        default=0, help_text="The catalogue version the tracked items were last computed on."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -84,51 +105,123 @@ class Invitation(models.Model):
         return f"{self.email} to {self.organisation} as {self.role}"
 
 
+ANNEX_III_POINTS = [
+    ("1a", "1(a) Remote biometric identification"),
+    ("1b", "1(b) Biometric categorisation by sensitive attributes"),
+    ("1c", "1(c) Emotion recognition"),
+    ("2a", "2(a) Safety component of critical infrastructure"),
+    ("3a", "3(a) Access or admission to education"),
+    ("3b", "3(b) Evaluating learning outcomes"),
+    ("3c", "3(c) Assessing the level of education"),
+    ("3d", "3(d) Monitoring students during tests"),
+    ("4a", "4(a) Recruitment and selection"),
+    ("4b", "4(b) Decisions on work relationships, tasks, monitoring"),
+    ("5a", "5(a) Eligibility for public assistance benefits"),
+    ("5b", "5(b) Creditworthiness and credit scoring"),
+    ("5c", "5(c) Life and health insurance risk and pricing"),
+    ("5d", "5(d) Emergency calls and first response dispatch"),
+    ("6a", "6(a) Law enforcement: risk of becoming a victim"),
+    ("6b", "6(b) Law enforcement: polygraphs and similar tools"),
+    ("6c", "6(c) Law enforcement: reliability of evidence"),
+    ("6d", "6(d) Law enforcement: risk of offending"),
+    ("6e", "6(e) Law enforcement: profiling"),
+    ("7a", "7(a) Migration: polygraphs and similar tools"),
+    ("7b", "7(b) Migration: risk assessment of persons"),
+    ("7c", "7(c) Migration: asylum, visa and residence applications"),
+    ("7d", "7(d) Migration: detecting or identifying persons"),
+    ("8a", "8(a) Justice: assisting judicial authorities"),
+    ("8b", "8(b) Influencing elections or referenda"),
+]
+
+
 class AISystem(models.Model):
-    """An AI system or model in the organisation's inventory."""
+    """An AI system or model in the organisation's inventory, with the company's roles for it."""
 
     class RiskClass(models.TextChoices):
         PROHIBITED = "prohibited", "Prohibited practice (Art. 5)"
-        HIGH_RISK_ANNEX_III = "high_risk_annex_iii", "High-risk, Annex III"
-        HIGH_RISK_ANNEX_I = "high_risk_annex_i", "High-risk, safety component of an Annex I product"
-        TRANSPARENCY = "transparency", "Transparency duties (Art. 50)"
-        MINIMAL = "minimal", "Minimal risk"
+        HIGH_RISK_ANNEX_III = "high_risk_annex_iii", "High-risk, Annex III (Art. 6(2))"
+        HIGH_RISK_ANNEX_I = (
+            "high_risk_annex_i",
+            "High-risk, safety component of an Annex I product (Art. 6(1))",
+        )
+        ANNEX_III_NOT_HIGH_RISK = (
+            "annex_iii_not_high_risk",
+            "In an Annex III area, assessed as not high-risk (Art. 6(3))",
+        )
+        OTHER = "other", "Other (not high-risk, not prohibited)"
 
-    class AnnexIIIArea(models.TextChoices):
+    class AnnexISection(models.TextChoices):
         NONE = "", "—"
-        BIOMETRICS = "biometrics", "1. Biometrics"
-        CRITICAL_INFRASTRUCTURE = "critical_infrastructure", "2. Critical infrastructure"
-        EDUCATION = "education", "3. Education and vocational training"
-        EMPLOYMENT = "employment", "4. Employment and workers management"
-        ESSENTIAL_SERVICES = "essential_services", "5. Essential private and public services"
-        LAW_ENFORCEMENT = "law_enforcement", "6. Law enforcement"
-        MIGRATION = "migration", "7. Migration, asylum and border control"
-        JUSTICE = "justice", "8. Administration of justice and democratic processes"
+        A = "A", "Section A (toys, lifts, radio equipment, medical devices...)"
+        B = "B", "Section B (vehicles, aviation, marine, rail, machinery...)"
+
+    class Art50(models.TextChoices):
+        INTERACTS = "interacts", "Interacts directly with people (Art. 50(1))"
+        EMOTION_RECOGNITION = "emotion_recognition", "Emotion recognition (Art. 50(3))"
+        BIOMETRIC_CATEGORISATION = (
+            "biometric_categorisation",
+            "Biometric categorisation (Art. 50(3))",
+        )
+        SYNTHETIC_CONTENT = (
+            "synthetic_content",
+            "Generates synthetic audio, image, video or text (Art. 50(2))",
+        )
+        DEEP_FAKE = "deep_fake", "Generates or manipulates deep fakes (Art. 50(4))"
+        PUBLIC_INTEREST_TEXT = (
+            "public_interest_text",
+            "Generates text published to inform the public (Art. 50(4))",
+        )
+
+    class Art25(models.TextChoices):
+        OWN_NAME = "own_name", "We put our name or trademark on it (Art. 25(1)(a))"
+        SUBSTANTIAL_MODIFICATION = (
+            "substantial_modification",
+            "We substantially modified it (Art. 25(1)(b))",
+        )
+        CHANGED_PURPOSE = (
+            "changed_purpose",
+            "We changed its intended purpose so that it is high-risk (Art. 25(1)(c))",
+        )
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="systems")
     name = models.CharField(max_length=120)
     purpose = models.TextField(blank=True)
-    risk_class = models.CharField(max_length=20, choices=RiskClass.choices)
-    annex_iii_area = models.CharField(
-        max_length=24, choices=AnnexIIIArea.choices, blank=True, default=""
+    roles = models.JSONField(
+        default=list, blank=True, help_text="CompanyRole values: the company's roles for it."
     )
+    risk_class = models.CharField(max_length=24, choices=RiskClass.choices)
+    annex_iii_point = models.CharField(
+        "Annex III point", max_length=2, choices=ANNEX_III_POINTS, blank=True, default=""
+    )
+    annex_i_section = models.CharField(
+        "Annex I section", max_length=1, choices=AnnexISection.choices, blank=True, default=""
+    )
+    art50 = models.JSONField("Art. 50 features", default=list, blank=True)
     is_gpai_model = models.BooleanField("General-purpose AI model", default=False)
     gpai_systemic_risk = models.BooleanField("GPAI model with systemic risk", default=False)
-    generative = models.BooleanField(
-        "Generates synthetic audio, image, video or text", default=False
+    open_source = models.BooleanField(
+        "Released under a free and open-source licence (GPAI models, Art. 53(2))", default=False
     )
     placed_on_market = models.DateField(
         "Placed on the market or put into service", null=True, blank=True
     )
-    used_by_public_authority = models.BooleanField(default=False)
+    intended_for_public_authorities = models.BooleanField(
+        "Intended to be used by public authorities (Art. 111(2))", default=False
+    )
+    art25 = models.JSONField("Art. 25 triggers", default=list, blank=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                name="aisystem_annex_iii_area_only_for_annex_iii",
-                condition=Q(risk_class="high_risk_annex_iii") | Q(annex_iii_area=""),
+                name="aisystem_annex_iii_point_only_for_annex_iii",
+                condition=Q(risk_class__in=["high_risk_annex_iii", "annex_iii_not_high_risk"])
+                | Q(annex_iii_point=""),
+            ),
+            models.CheckConstraint(
+                name="aisystem_annex_i_section_only_for_annex_i",
+                condition=Q(risk_class="high_risk_annex_i") | Q(annex_i_section=""),
             ),
             models.CheckConstraint(
                 name="aisystem_systemic_risk_only_for_gpai",
@@ -196,19 +289,75 @@ class Incident(models.Model):
     """A serious incident (Art. 73): the reporting clock starts when the company became aware."""
 
     class Kind(models.TextChoices):
-        GENERAL = "general", "Serious incident (15 days, Art. 73(2))"
+        # The periods live in the catalogue (clocks.KIND_MILESTONES), not in these labels.
+        GENERAL = "general", "Serious incident (Art. 73(2))"
         CRITICAL_INFRASTRUCTURE = (
             "critical_infrastructure",
-            "Serious disruption of critical infrastructure (2 days, Art. 73(3))",
+            "Serious and irreversible disruption of critical infrastructure (Art. 73(3))",
         )
-        WIDESPREAD = "widespread", "Widespread infringement (2 days, Art. 73(3))"
-        DEATH = "death", "Death of a person (10 days, Art. 73(4))"
+        WIDESPREAD = "widespread", "Widespread infringement (Art. 73(3))"
+        DEATH = "death", "Death of a person (Art. 73(4))"
+
+    class MemberState(models.TextChoices):
+        """The EU-27 by ISO 3166-1 code (Greece is GR); clocks.PLACES has their time zones."""
+
+        AT = "AT", "Austria"
+        BE = "BE", "Belgium"
+        BG = "BG", "Bulgaria"
+        HR = "HR", "Croatia"
+        CY = "CY", "Cyprus"
+        CZ = "CZ", "Czechia"
+        DK = "DK", "Denmark"
+        EE = "EE", "Estonia"
+        FI = "FI", "Finland"
+        FR = "FR", "France"
+        DE = "DE", "Germany"
+        GR = "GR", "Greece"
+        HU = "HU", "Hungary"
+        IE = "IE", "Ireland"
+        IT = "IT", "Italy"
+        LV = "LV", "Latvia"
+        LT = "LT", "Lithuania"
+        LU = "LU", "Luxembourg"
+        MT = "MT", "Malta"
+        NL = "NL", "Netherlands"
+        PL = "PL", "Poland"
+        PT = "PT", "Portugal"
+        RO = "RO", "Romania"
+        SK = "SK", "Slovakia"
+        SI = "SI", "Slovenia"
+        ES = "ES", "Spain"
+        SE = "SE", "Sweden"
+
+    class Region(models.TextChoices):
+        """Regions that keep another time than their Member State's capital (ISO 3166-2)."""
+
+        GUADELOUPE = "FR-971", "Guadeloupe"
+        MARTINIQUE = "FR-972", "Martinique"
+        FRENCH_GUIANA = "FR-973", "French Guiana"
+        REUNION = "FR-974", "Réunion"
+        MAYOTTE = "FR-976", "Mayotte"
+        SAINT_MARTIN = "FR-MF", "Saint-Martin"
+        AZORES = "PT-20", "Azores"
+        MADEIRA = "PT-30", "Madeira"
+        CANARY_ISLANDS = "ES-CN", "Canary Islands"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="incidents"
     )
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="incidents")
-    kind = models.CharField(max_length=24, choices=Kind.choices)
+    kinds = models.JSONField(
+        default=list, help_text="Kind values; the shortest reporting period applies."
+    )
+    member_state = models.CharField(
+        "Member State where it occurred", max_length=2, choices=MemberState.choices, blank=True,
+        help_text="Its time and public holidays count. Blank only on incidents recorded before "
+        "it was asked: those count in the server's time zone.",
+    )  # fmt: skip
+    region = models.CharField(
+        max_length=6, choices=Region.choices, blank=True,
+        help_text="Only where the Member State spans time zones.",
+    )  # fmt: skip
     aware_at = models.DateTimeField(help_text="When the company became aware of it.")
     description = models.TextField(blank=True)
     owner = models.ForeignKey(
@@ -220,13 +369,60 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ["-aware_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="incident_region_in_its_member_state",
+                condition=Q(region="")
+                | (~Q(member_state="") & Q(region__startswith=models.F("member_state"))),
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.system}"
+        return f"{self.kinds_display} on {self.system}"
 
-    def report_by(self, tz: str) -> dt.datetime:
-        """The Art. 73 reporting deadline, counted in the time zone `tz`."""
-        return incident_deadline(kind=self.kind, aware_at=self.aware_at, tz=tz)
+    @property
+    def kinds_display(self) -> str:
+        labels = dict(self.Kind.choices)
+        return ", ".join(labels.get(kind, kind) for kind in self.kinds) or "Incident"
+
+    @property
+    def place_display(self) -> str:
+        """“Finland”, “Réunion (France)”, or "" when the Member State is not recorded."""
+        if not self.member_state:
+            return ""
+        if self.region:
+            return f"{self.get_region_display()} ({self.get_member_state_display()})"
+        return self.get_member_state_display()
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        kinds = self.kinds if isinstance(self.kinds, list) else [self.kinds]
+        if not kinds:
+            errors["kinds"] = "Tick at least one kind of incident."
+        elif not all(kind in self.Kind.values for kind in kinds):
+            errors["kinds"] = "Choose kinds from the list."
+        elif len(set(kinds)) != len(kinds):
+            errors["kinds"] = "Tick each kind once."
+        if self.region and not self.member_state:
+            errors["member_state"] = "Choose the Member State of the region."
+        elif self.region and self.region.split("-")[0] != self.member_state:
+            errors["region"] = (
+                f"{self.get_region_display()} is not in {self.get_member_state_display()}."
+            )
+        if self.aware_at and self.aware_at > dt.datetime.now(dt.UTC):
+            errors["aware_at"] = "You cannot have become aware of it in the future."
+        if errors:
+            raise ValidationError(errors)
+
+    def clock(self, *, periods=None):
+        """The reporting clock (clocks.Clock): the shortest period of its kinds, read from the
+        catalogue, counted where it occurred. Pass `periods` to read the catalogue once."""
+        return incident_deadline(
+            kinds=self.kinds, aware_at=self.aware_at, member_state=self.member_state,
+            region=self.region, place_name=self.place_display, periods=periods,
+        )  # fmt: skip
 
 
 class OwnerReminders(models.Model):

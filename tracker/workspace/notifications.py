@@ -20,7 +20,7 @@ from django.utils import timezone
 from tracker.catalogue.models import Milestone, MilestoneChange
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.services import reminders_plan
-from tracker.workspace.clocks import hours_left
+from tracker.workspace.clocks import report_periods
 from tracker.workspace.models import Incident, OwnerReminders, TrackedItem
 
 OPEN = [TrackedItem.Status.NOT_STARTED, TrackedItem.Status.IN_PROGRESS]
@@ -116,19 +116,20 @@ def overdue_digests(*, now: dt.datetime) -> int:
 
 
 def incident_reminders(*, now: dt.datetime) -> int:
-    """Every day until an incident is marked reported, remind its owner of the deadline."""
+    """Every day until an incident is marked reported, remind its owner of the deadline, counted
+    where the incident occurred (the catalogue's periods are read once per run)."""
     today = timezone.localdate(now)
-    tz = timezone.get_current_timezone_name()
+    periods = report_periods()
     messages = []
     open_incidents = Incident.objects.filter(reported_at=None, owner__isnull=False).exclude(
         owner__email=""
     )
     for incident in open_incidents.select_related("owner", "system", "organisation"):
-        deadline = incident.report_by(tz)
+        clock = incident.clock(periods=periods)
         context = {
             "incident": incident,
-            "deadline": deadline,
-            "hours_left": hours_left(deadline, now),
+            "clock": clock,
+            "hours_left": clock.hours_left(now),
             "url": settings.SITE_URL
             + reverse("workspace:incidents", kwargs={"slug": incident.organisation.slug}),
         }

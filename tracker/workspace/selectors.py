@@ -7,7 +7,8 @@ import datetime as dt
 from django.db.models import F, QuerySet
 from django.http import Http404
 
-from tracker.workspace.models import Incident, Membership, TrackedItem
+from tracker.workspace.clocks import Period, report_periods
+from tracker.workspace.models import Membership, TrackedItem
 
 
 def membership_get(*, user, slug: str) -> Membership:
@@ -32,8 +33,27 @@ def items_for(*, organisation) -> QuerySet[TrackedItem]:
     )
 
 
-def incidents_for(*, organisation) -> QuerySet[Incident]:
-    return organisation.incidents.select_related("system", "owner")
+def incidents_for(
+    *, organisation, now: dt.datetime, periods: dict[str, Period] | None = None
+) -> list[dict]:
+    """The incidents with their clocks ({"incident", "clock", "hours_left"}), by time left:
+    unreported ones first, a clock that cannot be counted before any other, then the soonest
+    deadline; reported ones last, the latest report first. Two queries."""
+    periods = report_periods() if periods is None else periods
+    rows = []
+    for incident in organisation.incidents.select_related("system", "owner"):
+        clock = incident.clock(periods=periods)
+        rows.append({"incident": incident, "clock": clock, "hours_left": clock.hours_left(now)})
+
+    def urgency(row: dict) -> tuple:
+        incident, clock = row["incident"], row["clock"]
+        if incident.reported_at is not None:
+            return (2, -incident.reported_at.timestamp())
+        if clock.deadline is None:
+            return (0, incident.aware_at.timestamp())
+        return (1, clock.deadline.timestamp())
+
+    return sorted(rows, key=urgency)
 
 
 def timeline_split(items, today: dt.date) -> dict[str, list]:

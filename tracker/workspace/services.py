@@ -9,16 +9,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tracker.catalogue.models import LIVE_STATUSES, Milestone
+from tracker.catalogue.events import catalogue_version
+from tracker.catalogue.models import LIVE_STATUSES
 from tracker.workspace import applicability
+from tracker.workspace.checker import catalogue_dates, catalogue_milestones
+from tracker.workspace.facts import facts_from_organisation
 from tracker.workspace.models import AISystem, Incident, Membership, Organisation, TrackedItem
 from tracker.workspace.notifications import owner_reminders_sync
+
+RESERVED_SLUGS = {"import", "invitations"}
 
 
 @transaction.atomic
 def organisation_create(*, name: str, owner: AbstractBaseUser) -> Organisation:
     """A new organisation with its creator as owner; the slug is made unique."""
     base = slugify(name)[:50] or "organisation"
+    if base in RESERVED_SLUGS:  # would hide the page under that address (/w/import/...)
+        base = f"{base}-co"
     slug, n = base, 1
     while Organisation.objects.filter(slug=slug).exists():
         n += 1
@@ -28,42 +35,28 @@ def organisation_create(*, name: str, owner: AbstractBaseUser) -> Organisation:
     return organisation
 
 
-def _facts(organisation: Organisation) -> applicability.CompanyFacts:
-    return applicability.CompanyFacts(
-        roles=frozenset(organisation.roles),
-        systems=tuple(
-            applicability.SystemFacts(
-                key=str(system.pk),
-                name=system.name,
-                risk_class=system.risk_class,
-                annex_iii_area=system.annex_iii_area,
-                is_gpai_model=system.is_gpai_model,
-                gpai_systemic_risk=system.gpai_systemic_risk,
-                generative=system.generative,
-                placed_on_market=system.placed_on_market,
-                used_by_public_authority=system.used_by_public_authority,
-            )
-            for system in organisation.systems.all()
-        ),
-    )
-
-
 @transaction.atomic
 def tracking_sync(*, organisation: Organisation) -> dict[str, int]:
-    """Bring the tracked items in line with what applies now.
+    """Bring the tracked items in line with what applies now, by the catalogue's dates now.
 
     New obligations get an item; ones that no longer apply are marked so, not deleted (their
-    history and notes stay); reasons are refreshed. Run after every profile or inventory edit.
+    history and notes stay); reasons are refreshed. Run after every profile or inventory edit,
+    and by the workspace's consumer after every catalogue change.
     """
-    found = {a.milestone_key: a for a in applicability.applicable_milestones(_facts(organisation))}
+    systems = list(organisation.systems.all())
+    company = facts_from_organisation(organisation, systems)
+    milestones = catalogue_milestones()
+    try:
+        applicable = applicability.applicable_milestones(company, catalogue_dates(milestones))
+    except applicability.CatalogueIncomplete:
+        return {"added": 0, "updated": 0, "retired": 0}  # no AI Act pack loaded: nothing to say
+    found = {a.milestone_key: a for a in applicable}
     # Only live milestones are tracked: a withdrawn or superseded one retires its items.
-    milestones = Milestone.objects.filter(status__in=LIVE_STATUSES).in_bulk(
-        list(found), field_name="key"
-    )
+    live = {key: m for key, m in milestones.items() if key in found and m.status in LIVE_STATUSES}
     existing = {item.milestone.key: item for item in organisation.items.select_related("milestone")}
     counts = {"added": 0, "updated": 0, "retired": 0}
     for key, result in found.items():
-        if key not in milestones:
+        if key not in live:
             continue  # a rule names a milestone this catalogue does not have (yet)
         reasons = [
             {"rule": r.rule, "article": r.article, "text": r.explanation, "system": r.system_key}
@@ -72,7 +65,7 @@ def tracking_sync(*, organisation: Organisation) -> dict[str, int]:
         item = existing.get(key)
         if item is None:
             TrackedItem.objects.create(
-                organisation=organisation, milestone=milestones[key], reasons=reasons
+                organisation=organisation, milestone=live[key], reasons=reasons
             )
             counts["added"] += 1
         elif item.reasons != reasons or not item.applies:
@@ -80,10 +73,11 @@ def tracking_sync(*, organisation: Organisation) -> dict[str, int]:
             item.save(update_fields=["reasons", "applies"])
             counts["updated"] += 1
     for key, item in existing.items():
-        if key not in milestones and item.applies:
+        if key not in live and item.applies:
             item.applies = False
             item.save(update_fields=["applies"])
             counts["retired"] += 1
+    Organisation.objects.filter(pk=organisation.pk).update(catalogue_version=catalogue_version())
     return counts
 
 
@@ -97,10 +91,23 @@ def system_save(*, system: AISystem) -> AISystem:
 
 
 @transaction.atomic
-def organisation_set_roles(*, organisation: Organisation, roles: list[str]) -> None:
-    organisation.roles = sorted(set(roles))
-    organisation.save(update_fields=["roles"])
+def organisation_set_facts(
+    *, organisation: Organisation, established_in_eu: bool, public_body: bool,
+    provides_public_services: bool,
+) -> None:  # fmt: skip
+    """Record who the company is under the AI Act, then recompute what applies."""
+    organisation.established_in_eu = established_in_eu
+    organisation.public_body = public_body
+    organisation.provides_public_services = provides_public_services
+    organisation.save(
+        update_fields=["established_in_eu", "public_body", "provides_public_services"]
+    )
     tracking_sync(organisation=organisation)
+
+
+def organisation_review_dismiss(*, organisation: Organisation) -> None:
+    """The owners have read what changed in how Jalon reads their facts."""
+    Organisation.objects.filter(pk=organisation.pk).update(review_notes=[])
 
 
 @transaction.atomic
@@ -121,15 +128,43 @@ def item_update(*, item: TrackedItem, by: AbstractBaseUser, **changes) -> Tracke
     return item
 
 
+def _incident_kinds(kinds) -> list[str]:
+    """The kinds once each, in the order the model lists them (a stable history)."""
+    order = list(Incident.Kind.values)
+    return sorted(set(kinds), key=lambda kind: order.index(kind) if kind in order else len(order))
+
+
 @transaction.atomic
 def incident_record(
-    *, organisation: Organisation, system: AISystem, kind: str, aware_at: dt.datetime,
-    description: str, owner: AbstractBaseUser | None,
+    *, organisation: Organisation, system: AISystem, kinds: list[str], member_state: str,
+    region: str, aware_at: dt.datetime, description: str, owner: AbstractBaseUser | None,
+    by: AbstractBaseUser | None = None,
 ) -> Incident:  # fmt: skip
+    """Record a serious incident; its clock starts at `aware_at` (never in the future)."""
     incident = Incident(
-        organisation=organisation, system=system, kind=kind, aware_at=aware_at,
+        organisation=organisation, system=system, kinds=_incident_kinds(kinds),
+        member_state=member_state, region=region, aware_at=aware_at,
         description=description.strip(), owner=owner,
     )  # fmt: skip
+    if by is not None:
+        incident._history_user = by
+    incident.full_clean()
+    incident.save()
+    return incident
+
+
+@transaction.atomic
+def incident_update(
+    *, incident: Incident, by: AbstractBaseUser | None, kinds: list[str], member_state: str,
+    region: str, aware_at: dt.datetime, description: str, owner: AbstractBaseUser | None,
+) -> Incident:  # fmt: skip
+    """Correct an incident: where, what, when, who. Every change is kept in its history."""
+    incident.kinds = _incident_kinds(kinds)
+    incident.member_state, incident.region = member_state, region
+    incident.aware_at, incident.description = aware_at, description.strip()
+    incident.owner = owner
+    if by is not None:
+        incident._history_user = by
     incident.full_clean()
     incident.save()
     return incident
@@ -137,3 +172,39 @@ def incident_record(
 
 def incident_mark_reported(*, incident: Incident) -> None:
     Incident.objects.filter(pk=incident.pk, reported_at=None).update(reported_at=timezone.now())
+
+
+def _system_fields(facts: applicability.SystemFacts) -> dict:
+    """A system's facts as AISystem fields (the contract's names, mapped to the model's)."""
+    return {
+        "name": facts.name,
+        "roles": [r for r in applicability.ROLES if r in facts.roles],
+        "risk_class": facts.risk,
+        "annex_iii_point": facts.annex_iii_point,
+        "annex_i_section": facts.annex_i_section,
+        "art50": [f for f in applicability.ART50 if f in facts.art50],
+        "is_gpai_model": facts.gpai_model,
+        "gpai_systemic_risk": facts.systemic_risk,
+        "open_source": facts.open_source,
+        "placed_on_market": facts.placed_on_market,
+        "intended_for_public_authorities": facts.intended_for_public_authorities,
+        "art25": [t for t in applicability.ART25 if t in facts.art25],
+    }
+
+
+@transaction.atomic
+def organisation_import(
+    *, name: str, owner: AbstractBaseUser, company: applicability.CompanyFacts
+) -> Organisation:
+    """A new organisation owned by `owner`, with the checker's company facts and systems, and
+    the items they make apply: all or nothing."""
+    organisation = organisation_create(name=name, owner=owner)
+    organisation_set_facts(
+        organisation=organisation,
+        established_in_eu=company.established_in_eu,
+        public_body=company.public_body,
+        provides_public_services=company.provides_public_services,
+    )
+    for facts in company.systems:
+        system_save(system=AISystem(organisation=organisation, **_system_fields(facts)))
+    return organisation

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from tracker.workspace import dashboard_urls, views
+from tracker.workspace import dashboard_urls, import_views, incident_views, views
 
 app_name = "workspace"
 urlpatterns = [
     *dashboard_urls.urlpatterns,
     path("", views.home, name="home"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("import/", import_views.organisation_import_view, name="import"),
     path("<slug:slug>/", views.timeline, name="timeline"),
     path("<slug:slug>/members/", views.members, name="members"),
     path("<slug:slug>/my-reminders/", views.my_reminders, name="my_reminders"),
@@ -15,10 +16,11 @@ urlpatterns = [
     path("<slug:slug>/systems/", views.systems, name="systems"),
     path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),
     path("<slug:slug>/items/<int:pk>/", views.item, name="item"),
-    path("<slug:slug>/incidents/", views.incidents, name="incidents"),
+    path("<slug:slug>/incidents/", incident_views.incidents, name="incidents"),
+    path("<slug:slug>/incidents/<int:pk>/", incident_views.incident_edit, name="incident_edit"),
     path(
         "<slug:slug>/incidents/<int:pk>/reported/",
-        views.incident_reported,
+        incident_views.incident_reported,
         name="incident_reported",
     ),
 ]

@@ -10,20 +10,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tracker.reminders.models import Subscription
 from tracker.workspace import members as members_services
 from tracker.workspace import notifications, services
-from tracker.workspace.clocks import hours_left
 from tracker.workspace.forms import (
-    IncidentForm,
+    CompanyFactsForm,
     InvitationForm,
     ItemForm,
     OrganisationForm,
     ReminderSettingsForm,
-    RolesForm,
     SignupForm,
     SystemForm,
 )
 from tracker.workspace.models import AISystem, Membership, OwnerReminders
 from tracker.workspace.selectors import (
-    incidents_for,
     items_for,
     membership_get,
     timeline_split,
@@ -90,14 +87,21 @@ def timeline(request, slug):
 def profile(request, slug):
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
-    form = RolesForm(request.POST or None, initial={"roles": org.roles})
+    form = CompanyFactsForm(request.POST or None, instance=org)
     if request.method == "POST":
         _editor(membership)
+        if request.POST.get("review") == "done":
+            services.organisation_review_dismiss(organisation=org)
+            return redirect("workspace:profile", slug=slug)
         if form.is_valid():
-            services.organisation_set_roles(organisation=org, roles=form.cleaned_data["roles"])
+            services.organisation_set_facts(organisation=org, **form.cleaned_data)
             return redirect("workspace:systems", slug=slug)
     context = {"membership": membership, "org": org, "form": form}
     return render(request, "workspace/profile.html", context, status=400 if form.errors else 200)
+
+
+def _system_initial(instance: AISystem | None) -> dict:
+    return {} if instance else {"roles": ["deployer"]}
 
 
 @login_required
@@ -107,7 +111,7 @@ def systems(request, slug, pk=None):
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
     instance = get_object_or_404(AISystem, pk=pk, organisation=org) if pk else None
-    form = SystemForm(request.POST or None, instance=instance)
+    form = SystemForm(request.POST or None, instance=instance, initial=_system_initial(instance))
     if request.method == "POST":
         _editor(membership)
         if form.is_valid():
@@ -140,39 +144,6 @@ def item(request, slug, pk):
     context = {"membership": membership, "org": org, "item": tracked, "form": form,
                "history": history}  # fmt: skip
     return render(request, "workspace/item.html", context, status=400 if form.errors else 200)
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def incidents(request, slug):
-    """Serious incidents and their Art. 73 reporting clocks."""
-    membership = membership_get(user=request.user, slug=slug)
-    org = membership.organisation
-    form = IncidentForm(request.POST or None, organisation=org, members=_members(org))
-    if request.method == "POST":
-        _editor(membership)
-        if form.is_valid():
-            services.incident_record(organisation=org, **form.cleaned_data)
-            return redirect("workspace:incidents", slug=slug)
-    now, tz = timezone.now(), timezone.get_current_timezone_name()
-    clocks = []
-    for incident in incidents_for(organisation=org):
-        deadline = incident.report_by(tz)
-        clocks.append(
-            {"incident": incident, "deadline": deadline, "hours_left": hours_left(deadline, now)}
-        )
-    context = {"membership": membership, "org": org, "form": form, "clocks": clocks}
-    return render(request, "workspace/incidents.html", context, status=400 if form.errors else 200)
-
-
-@login_required
-@require_POST
-def incident_reported(request, slug, pk):
-    membership = membership_get(user=request.user, slug=slug)
-    _editor(membership)
-    incident = get_object_or_404(membership.organisation.incidents, pk=pk)
-    services.incident_mark_reported(incident=incident)
-    return redirect("workspace:incidents", slug=slug)
 
 
 @login_required
