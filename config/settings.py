@@ -224,6 +224,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 REST_FRAMEWORK = {
+    # Throttles key on the client address: X-Forwarded-For is read only behind this many
+    # trusted proxies (0: never, so a forged header cannot pose as another client).
+    "NUM_PROXIES": env.int("TRUSTED_PROXIES", 0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.Pagination",

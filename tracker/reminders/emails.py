@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import translation
 
@@ -34,14 +35,33 @@ def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
     }
 
 
+SUBJECT_MAX = 300  # Message.subject
+
+
+def render_plain(template_name: str, context: dict) -> str:
+    """A plain-text template rendered without HTML escaping: "Smith & Sons", not "&amp;"."""
+    return get_template(template_name).template.render(Context(context, autoescape=False))
+
+
+def subject_line(text: str) -> str:
+    """One line, cut with an ellipsis to fit the outbox column."""
+    line = " ".join(text.split())
+    return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1].rstrip() + "…"
+
+
+def automatic_headers(language: str) -> dict[str, str]:
+    """Every email Jalon sends is automatic (RFC 3834) and says its language."""
+    return {"Auto-Submitted": "auto-generated", "Content-Language": language}
+
+
 def render_email(kind: str, language: str, context: dict) -> tuple[str, str, str]:
     """Subject, text and HTML of one email, in the subscriber's language."""
     with translation.override(language):
         base = f"reminders/email/{language}/{kind}"
-        subject = render_to_string(f"{base}_subject.txt", context)
-        text = render_to_string(f"{base}_body.txt", context)
+        subject = render_plain(f"{base}_subject.txt", context)
+        text = render_plain(f"{base}_body.txt", context)
         html = render_to_string(f"{base}_body.html", context)
-    return " ".join(subject.split()), text, html
+    return subject_line(subject), text, html
 
 
 def subscriber_message(
@@ -58,6 +78,9 @@ def subscriber_message(
         subject=subject,
         body_text=text,
         body_html=html,
-        headers=unsubscribe_headers(links["unsubscribe_url"]) if list_headers else {},
+        headers={
+            **automatic_headers(subscription.language),
+            **(unsubscribe_headers(links["unsubscribe_url"]) if list_headers else {}),
+        },
         next_attempt_at=now,
     )

@@ -13,11 +13,11 @@ from itertools import groupby
 from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from tracker.catalogue.models import Milestone, MilestoneChange
+from tracker.reminders.emails import automatic_headers, render_plain, subject_line
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.services import reminders_plan
 from tracker.workspace.clocks import report_periods
@@ -31,13 +31,13 @@ def workspace_message(
 ) -> Message:
     """An unsaved outbox message rendered from templates/workspace/email/<kind>_*.txt."""
     base = f"workspace/email/{kind}"
-    subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
     return Message(
         kind=kind,
         to_email=to_email,
         dedupe_key=key,
-        subject=subject,
-        body_text=render_to_string(f"{base}_body.txt", context),
+        subject=subject_line(render_plain(f"{base}_subject.txt", context)),
+        body_text=render_plain(f"{base}_body.txt", context),
+        headers=automatic_headers("en"),
         next_attempt_at=now,
     )
 
