@@ -55,9 +55,9 @@ SMOKE = {"followers": [10, 500], "organisations": [1, 20], "runs": 3}
 INSERT_SUBSCRIPTIONS = """
     INSERT INTO reminders_subscription
         (email, status, language, timezone, send_hour, lead_days, categories, move_notices,
-         created_at, confirmed_at, regulation_id)
+         problem, created_at, confirmed_at, regulation_id)
     SELECT %(prefix)s || '-follower' || n || '@example.org', 'active', 'en', 'Europe/Brussels',
-           9, %(lead_days)s::jsonb, '[]'::jsonb, true, now(), now(), %(regulation)s
+           9, %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s
     FROM generate_series(1, %(followers)s) AS n
 """
 

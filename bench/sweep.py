@@ -42,9 +42,9 @@ FLAT_ENOUGH = 1.5  # a scan of the table would be ~100 times slower at 100x the 
 INSERT_SUBSCRIPTIONS = """
     INSERT INTO reminders_subscription
         (email, status, language, timezone, send_hour, lead_days, categories, move_notices,
-         created_at, confirmed_at, regulation_id)
+         problem, created_at, confirmed_at, regulation_id)
     SELECT 'subscriber' || n || '@example.org', 'active', 'en', 'Europe/Brussels', 9,
-           %(lead_days)s::jsonb, '[]'::jsonb, true, now(), now(), %(regulation)s
+           %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s
     FROM generate_series(%(first)s, %(last)s) AS n
 """
 

@@ -438,3 +438,69 @@ def test_a_batch_of_messages_goes_over_one_connection_and_each_is_claimed_once(
         "t0@example.org", "t1@example.org", "t2@example.org",
     ]  # fmt: skip
     assert smtp_server.connections == 1
+
+
+def test_a_poisoned_subscription_is_set_aside_and_the_others_are_served(loaded_small_pack):
+    import datetime as dt
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from tracker.catalogue.models import Milestone
+    from tracker.reminders.models import Message, Reminder, Subscription
+    from tracker.reminders.services import reminders_sweep
+
+    milestone = Milestone.objects.get(key="test-high-risk")
+    now = timezone.now()
+    healthy = Subscription.objects.bulk_create(
+        Subscription(email=f"s{n}@example.org", status="active") for n in range(20)
+    )
+    poisoned = Subscription.objects.create(email="bad@example.org", status="active")
+    with connection.cursor() as cursor:  # written straight into the database, as a bad import
+        cursor.execute(
+            "UPDATE reminders_subscription SET timezone = %s WHERE id = %s",
+            ["Europe/Brusels", poisoned.pk],
+        )
+    Reminder.objects.bulk_create(
+        Reminder(subscription=s, milestone=milestone, occurrence=milestone.date, lead_days=7,
+                 due_at=now - dt.timedelta(minutes=1))
+        for s in [*healthy, poisoned]
+    )  # fmt: skip
+
+    report = reminders_sweep(now=now)
+
+    assert (len(report.message_ids), report.flagged) == (20, 1)
+    poisoned.refresh_from_db()
+    assert poisoned.problem.startswith("ZoneInfoNotFoundError")
+    assert poisoned.reminders.get().status == "pending"  # waits for the correction
+    assert reminders_sweep(now=now).message_ids == []  # set aside: not retried every tick
+    assert Message.objects.count() == 20
+
+
+def test_the_admin_refuses_what_the_public_form_refuses_and_clears_a_problem(
+    client, admin_user, loaded_small_pack
+):
+    from django.urls import reverse
+
+    from tracker.reminders.models import Subscription
+
+    subscription = Subscription.objects.create(
+        email="fix@example.org", status="active", problem="ZoneInfoNotFoundError: x"
+    )
+    client.force_login(admin_user)
+    url = reverse("admin:reminders_subscription_change", args=[subscription.pk])
+    data = {"email": "fix@example.org", "status": "active", "language": "en", "send_hour": 9,
+            "categories": "[]", "move_notices": "on"}  # fmt: skip
+
+    bad = client.post(url, {**data, "timezone": "Europe/Brusels", "lead_days": '["7"]'})
+    good = client.post(url, {**data, "timezone": "Europe/Brussels", "lead_days": "[30, 7]"})
+    operations = client.get(reverse("admin:reminders_message_operations"))
+
+    assert bad.status_code == 200
+    assert "is not a time zone name" in bad.content.decode()
+    assert good.status_code == 302
+    subscription.refresh_from_db()
+    assert (subscription.timezone, subscription.lead_days, subscription.problem) == (
+        "Europe/Brussels", [30, 7], "",
+    )  # fmt: skip
+    assert "set aside" not in operations.content.decode()

@@ -8,20 +8,58 @@ from django.utils import timezone
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.selectors import operations_by_day
 from tracker.reminders.services import message_test
+from tracker.reminders.validation import parse_lead_days, validate_timezone
 
 
 class TestEmailForm(forms.Form):
     to_email = forms.EmailField(label="Send a test email to")
 
 
+class SubscriptionAdminForm(forms.ModelForm):
+    """The admin's subscription form, held to the public form's and the API's validators."""
+
+    class Meta:
+        model = Subscription
+        fields = ["email", "status", "language", "timezone", "send_hour", "lead_days",
+                  "regulation", "roles", "scopes", "categories", "milestones",
+                  "move_notices"]  # fmt: skip
+
+    def clean_timezone(self):
+        return validate_timezone(self.cleaned_data["timezone"])
+
+    def clean_lead_days(self):
+        return parse_lead_days(self.cleaned_data["lead_days"])
+
+
+class ProblemFilter(admin.SimpleListFilter):
+    title = "set aside"
+    parameter_name = "problem"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Set aside with a problem"), ("no", "Healthy")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(problem="")
+        if self.value() == "no":
+            return queryset.filter(problem="")
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
+    form = SubscriptionAdminForm
     list_display = ["email", "status", "language", "timezone", "send_hour", "regulation",
-                    "created_at", "confirmed_at"]  # fmt: skip
-    list_filter = ["status", "language", "regulation"]
+                    "created_at", "confirmed_at", "problem"]  # fmt: skip
+    list_filter = [ProblemFilter, "status", "language", "regulation"]
     search_fields = ["email"]
     filter_horizontal = ["roles", "scopes", "milestones"]
-    readonly_fields = ["created_at", "confirmed_at", "unsubscribed_at"]
+    readonly_fields = ["created_at", "confirmed_at", "unsubscribed_at", "problem", "problem_at"]
+
+    def save_model(self, request, obj, form, change):
+        # A corrected subscription rejoins the sweep; its waiting reminders go out late.
+        obj.problem, obj.problem_at = "", None
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Message)
@@ -70,6 +108,7 @@ class MessageAdmin(admin.ModelAdmin):
             "title": "Reminder operations",
             "opts": self.model._meta,
             "days": operations_by_day(now=timezone.now(), days=30),
+            "set_aside": Subscription.objects.exclude(problem="").count(),
         }
         return TemplateResponse(request, "admin/reminders/message/operations.html", context)
 

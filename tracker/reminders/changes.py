@@ -21,7 +21,11 @@ from tracker.catalogue.models import Milestone, MilestoneChange
 from tracker.reminders.emails import subscriber_message
 from tracker.reminders.models import Message, Reminder, Subscription
 from tracker.reminders.selectors import REMINDABLE_STATUSES, milestone_followers
-from tracker.reminders.services import messages_dispatch_on_commit, reminder_rows
+from tracker.reminders.services import (
+    messages_dispatch_on_commit,
+    reminder_rows,
+    subscription_flag,
+)
 
 FANOUT_CHUNK = 1000
 
@@ -89,8 +93,9 @@ def milestone_change_apply(change: MilestoneChange) -> dict:
                 rows += reminder_rows(subscription=subscription, milestone=milestone, today=today)
                 if announce and subscription.move_notices:
                     notices.append(_notice(subscription, change, milestone, now))
-            except Exception as exc:  # one bad subscription fails alone, recorded
+            except Exception as exc:  # one bad subscription fails alone, recorded and flagged
                 errors.append({"subscription": subscription.pk, "error": f"{exc!r}"[:300]})
+                subscription_flag(subscription=subscription, problem=exc, now=now)
         ids = [subscription.pk for subscription in chunk]
         seen.update(ids)
         with transaction.atomic():

@@ -55,6 +55,11 @@ class Subscription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    problem = models.TextField(
+        blank=True,
+        help_text="Why the engine set it aside (its reminders wait); saving it here clears it.",
+    )
+    problem_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -68,6 +73,10 @@ class Subscription(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="subscription_send_hour_is_an_hour", condition=Q(send_hour__lte=23)
+            ),
+            models.CheckConstraint(
+                name="subscription_language_is_known",
+                condition=Q(language__in=Language.values),
             ),
         ]
 

@@ -91,6 +91,14 @@ def reminders_plan(
     return subscription.reminders.count() - before
 
 
+def subscription_flag(*, subscription: Subscription, problem: Exception | str, now) -> None:
+    """Set a subscription aside with the reason, where the admin sees it; the sweep and the
+    planning skip it until an admin corrects it (saving it in the admin clears the flag)."""
+    text = problem if isinstance(problem, str) else f"{type(problem).__name__}: {problem}"
+    log.warning("subscription %s set aside: %s", subscription.pk, text)
+    Subscription.objects.filter(pk=subscription.pk).update(problem=text[:500], problem_at=now)
+
+
 def reminders_plan_all(*, now: dt.datetime) -> int:
     """Plan every active subscription again (idempotent); returns how many reminders are new.
 
@@ -98,12 +106,16 @@ def reminders_plan_all(*, now: dt.datetime) -> int:
     is why it runs once a day and the minute-by-minute sweep never does it.
     """
     created = 0
-    active = Subscription.objects.filter(status=Subscription.Status.ACTIVE).prefetch_related(
-        "roles", "scopes"
-    )
+    active = Subscription.objects.filter(
+        status=Subscription.Status.ACTIVE, problem=""
+    ).prefetch_related("roles", "scopes")
     for subscription in active.iterator(chunk_size=500):
-        today = now.astimezone(ZoneInfo(subscription.timezone)).date()
-        created += reminders_plan(subscription=subscription, today=today)
+        try:
+            with transaction.atomic():
+                today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+                created += reminders_plan(subscription=subscription, today=today)
+        except Exception as exc:  # one bad subscription fails alone
+            subscription_flag(subscription=subscription, problem=exc, now=now)
     return created
 
 
@@ -113,6 +125,7 @@ class SweepReport:
 
     recovered: int = 0
     skipped: int = 0
+    flagged: int = 0
     full: bool = False
     message_ids: list[int] = field(default_factory=list)
 
@@ -146,7 +159,7 @@ def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepRepor
     report = SweepReport(recovered=_recover_stale(now))
     due = list(
         Reminder.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(status=Reminder.Status.PENDING, due_at__lte=now)
+        .filter(status=Reminder.Status.PENDING, due_at__lte=now, subscription__problem="")
         .select_related("subscription", "milestone")
         .order_by("subscription_id", "occurrence", "milestone_id")[:batch]
     )
@@ -157,17 +170,24 @@ def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepRepor
     skipped, cancelled, queued, messages = [], [], [], []
     for reminders in groups:
         subscription = reminders[0].subscription
-        today = now.astimezone(ZoneInfo(subscription.timezone)).date()
-        live = [r for r in reminders if r.occurrence >= today]
+        try:
+            today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+            live = [r for r in reminders if r.occurrence >= today]
+            if live and subscription.status == Subscription.Status.ACTIVE:
+                message = message_for_reminders(
+                    subscription=subscription, reminders=live, today=today, now=now
+                )
+        except Exception as exc:  # one bad subscription fails alone, flagged for the admin
+            subscription_flag(subscription=subscription, problem=exc, now=now)
+            report.flagged += 1
+            continue
         skipped += [r for r in reminders if r.occurrence < today]
         if not live:
             continue
         if subscription.status != Subscription.Status.ACTIVE:
             cancelled += live
             continue
-        messages.append(
-            message_for_reminders(subscription=subscription, reminders=live, today=today, now=now)
-        )
+        messages.append(message)
         queued.append(live)
     Message.objects.bulk_create(messages)
     for message, reminders in zip(messages, queued, strict=True):
