@@ -98,6 +98,8 @@ DATABASES = {
         "DATABASE_URL",
         default=f"sqlite:///{VAR_DIR / 'jalon.sqlite3'}",
         conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 60),
+        # A kept connection the server dropped (failover, restart) is replaced, not a 500.
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
