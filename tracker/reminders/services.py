@@ -42,11 +42,20 @@ SEND_TASK = "tracker.reminders.tasks.messages_send_task"
 
 
 def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
-    """The instant `day` at the subscriber's local hour, correct across DST changes."""
-    local = dt.datetime.combine(
-        day, dt.time(subscription.send_hour), ZoneInfo(subscription.timezone)
-    )
-    return local.astimezone(dt.UTC)
+    """The instant `day` at the subscriber's local hour, always on that local day.
+
+    An hour that happens twice (clocks back) means its first occurrence. An hour that does not
+    exist (clocks forward) means the first instant after the gap; when the gap ends the day
+    (America/Nuuk, 23:00 on the last Saturday of March), the last instant before it, so the
+    reminder keeps its day.
+    """
+    zone = ZoneInfo(subscription.timezone)
+    local = dt.datetime.combine(day, dt.time(subscription.send_hour), zone)
+    instant = local.astimezone(dt.UTC)
+    if instant.astimezone(zone).date() != day:
+        end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
+        instant = end_of_day.replace(fold=1).astimezone(dt.UTC) - dt.timedelta(seconds=1)
+    return instant
 
 
 def reminder_rows(
