@@ -8,6 +8,7 @@ are collected per field ("systems[0].risk") and raised together as `FactsInvalid
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -157,43 +158,39 @@ def facts_parse(payload: Any, *, today: dt.date) -> tuple[law.CompanyFacts, dt.d
     return law.CompanyFacts(systems=tuple(systems), **flags), as_of
 
 
+# The workspace's field names that differ from the contract's (the validator speaks the contract).
+CONTRACT_NAMES = {
+    "risk_class": "risk", "is_gpai_model": "gpai_model", "gpai_systemic_risk": "systemic_risk",
+}  # fmt: skip
+MODEL_FIELDS = [
+    "name", "roles", "risk_class", "annex_iii_point", "annex_i_section", "art50",
+    "is_gpai_model", "gpai_systemic_risk", "open_source", "placed_on_market",
+    "intended_for_public_authorities", "art25",
+]  # fmt: skip
+
+
 def system_payload(system: AISystem) -> dict:
     """A workspace system in the contract's shape (what `facts_parse` reads)."""
-    return {
-        "key": str(system.pk),
-        "name": system.name,
-        "roles": list(system.roles),
-        "risk": system.risk_class,
-        "annex_iii_point": system.annex_iii_point,
-        "annex_i_section": system.annex_i_section,
-        "art50": list(system.art50),
-        "gpai_model": system.is_gpai_model,
-        "systemic_risk": system.gpai_systemic_risk,
-        "open_source": system.open_source,
-        "placed_on_market": system.placed_on_market,
-        "intended_for_public_authorities": system.intended_for_public_authorities,
-        "art25": list(system.art25),
-    }
+    return {CONTRACT_NAMES.get(name, name): getattr(system, name) for name in MODEL_FIELDS}
 
 
-def organisation_payload(organisation: Organisation, systems) -> dict:
-    return {
-        "company": {name: getattr(organisation, name) for name in COMPANY_FLAGS},
-        "systems": [system_payload(system) for system in systems],
-    }
+def system_fields(facts: law.SystemFacts) -> dict:
+    """A system's facts as AISystem fields, its lists in the law's order."""
+    values = {name: getattr(facts, CONTRACT_NAMES.get(name, name)) for name in MODEL_FIELDS}
+    for name, order in (("roles", law.ROLES), ("art50", law.ART50), ("art25", law.ART25)):
+        values[name] = [item for item in order if item in values[name]]
+    return values
 
 
 def facts_from_organisation(organisation: Organisation, systems) -> law.CompanyFacts:
-    """The organisation's facts; its rows were validated by the same rules when saved."""
-    payload = organisation_payload(organisation, systems)
-    for raw in payload["systems"]:
-        raw.pop("key")
+    """The organisation's facts, keyed by system pk; its rows were validated when saved."""
+    payload = {
+        "company": {name: getattr(organisation, name) for name in COMPANY_FLAGS},
+        "systems": [system_payload(system) for system in systems],
+    }
     company, _ = facts_parse(payload, today=dt.date.min)
     keyed = tuple(
-        law.SystemFacts(**{**facts.__dict__, "key": str(system.pk)})
+        dataclasses.replace(facts, key=str(system.pk))
         for facts, system in zip(company.systems, systems, strict=True)
     )
-    return law.CompanyFacts(
-        established_in_eu=company.established_in_eu, public_body=company.public_body,
-        provides_public_services=company.provides_public_services, systems=keyed,
-    )  # fmt: skip
+    return dataclasses.replace(company, systems=keyed)

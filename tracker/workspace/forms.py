@@ -6,7 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
 from tracker.reminders.forms import ReminderTimingForm
-from tracker.workspace.facts import FactsInvalid, facts_parse
+from tracker.workspace.facts import CONTRACT_NAMES, FactsInvalid, facts_parse
 from tracker.workspace.models import (
     AISystem,
     CompanyRole,
@@ -34,12 +34,6 @@ class CompanyFactsForm(forms.ModelForm):
     class Meta:
         model = Organisation
         fields = ["established_in_eu", "public_body", "provides_public_services"]
-
-
-# The contract's field names, by the workspace's (the validator speaks the contract).
-CONTRACT_NAMES = {
-    "risk_class": "risk", "is_gpai_model": "gpai_model", "gpai_systemic_risk": "systemic_risk",
-}  # fmt: skip
 
 
 class SystemForm(forms.ModelForm):

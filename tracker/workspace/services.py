@@ -13,7 +13,7 @@ from tracker.catalogue.events import catalogue_version
 from tracker.catalogue.models import LIVE_STATUSES
 from tracker.workspace import applicability
 from tracker.workspace.checker import catalogue_dates, catalogue_milestones
-from tracker.workspace.facts import facts_from_organisation
+from tracker.workspace.facts import facts_from_organisation, system_fields
 from tracker.workspace.models import AISystem, Incident, Membership, Organisation, TrackedItem
 from tracker.workspace.notifications import owner_reminders_sync
 
@@ -174,24 +174,6 @@ def incident_mark_reported(*, incident: Incident) -> None:
     Incident.objects.filter(pk=incident.pk, reported_at=None).update(reported_at=timezone.now())
 
 
-def _system_fields(facts: applicability.SystemFacts) -> dict:
-    """A system's facts as AISystem fields (the contract's names, mapped to the model's)."""
-    return {
-        "name": facts.name,
-        "roles": [r for r in applicability.ROLES if r in facts.roles],
-        "risk_class": facts.risk,
-        "annex_iii_point": facts.annex_iii_point,
-        "annex_i_section": facts.annex_i_section,
-        "art50": [f for f in applicability.ART50 if f in facts.art50],
-        "is_gpai_model": facts.gpai_model,
-        "gpai_systemic_risk": facts.systemic_risk,
-        "open_source": facts.open_source,
-        "placed_on_market": facts.placed_on_market,
-        "intended_for_public_authorities": facts.intended_for_public_authorities,
-        "art25": [t for t in applicability.ART25 if t in facts.art25],
-    }
-
-
 @transaction.atomic
 def organisation_import(
     *, name: str, owner: AbstractBaseUser, company: applicability.CompanyFacts
@@ -206,5 +188,5 @@ def organisation_import(
         provides_public_services=company.provides_public_services,
     )
     for facts in company.systems:
-        system_save(system=AISystem(organisation=organisation, **_system_fields(facts)))
+        system_save(system=AISystem(organisation=organisation, **system_fields(facts)))
     return organisation
