@@ -55,9 +55,10 @@ SMOKE = {"followers": [10, 500], "organisations": [1, 20], "runs": 3}
 INSERT_SUBSCRIPTIONS = """
     INSERT INTO reminders_subscription
         (email, status, language, timezone, send_hour, lead_days, categories, move_notices,
-         problem, created_at, confirmed_at, regulation_id)
+         problem, created_at, confirmed_at, regulation_id, targets, manage_url)
     SELECT %(prefix)s || '-follower' || n || '@example.org', 'active', 'en', 'Europe/Brussels',
-           9, %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s
+           9, %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s,
+           '{}'::jsonb, ''
     FROM generate_series(1, %(followers)s) AS n
 """
 
@@ -208,7 +209,7 @@ def requests_only_enqueued(redis_url: str, requests: int) -> str:
     from django.conf import settings
 
     from tracker.catalogue.models import ChangeReceipt
-    from tracker.reminders.models import Message
+    from tracker.outbox.models import Message
 
     consumers = len(settings.CATALOGUE_CHANGE_CONSUMERS)
     with redis.Redis.from_url(redis_url) as client:
@@ -232,7 +233,8 @@ def requests_only_enqueued(redis_url: str, requests: int) -> str:
 def fanout(size: Size) -> list[str]:
     """Run both consumer tasks on the size's last change, as a worker would; report."""
     from tracker.catalogue.models import ChangeReceipt, MilestoneChange
-    from tracker.reminders.models import Message, Reminder
+    from tracker.outbox.models import Message
+    from tracker.reminders.models import Reminder
     from tracker.reminders.tasks import milestone_change_consume_task as reminders_task
     from tracker.workspace.tasks import milestone_change_consume_task as workspace_task
 
@@ -253,13 +255,12 @@ def fanout(size: Size) -> list[str]:
     milestone = size.milestone
     milestone.refresh_from_db()
     notices = {
-        kind: Message.objects.filter(kind=kind).count()
-        for kind in (Message.Kind.DATE_MOVED, Message.Kind.ITEM_MOVED)
+        kind: Message.objects.filter(kind=kind).count() for kind in ("date_moved", "item_moved")
     }
     reminders = Reminder.objects.filter(milestone=milestone, occurrence=milestone.date).count()
     lines.append(
-        f"  in the database: {notices[Message.Kind.DATE_MOVED]:,} date_moved and "
-        f"{notices[Message.Kind.ITEM_MOVED]:,} item_moved notices, {reminders:,} reminders "
+        f"  in the database: {notices['date_moved']:,} date_moved and "
+        f"{notices['item_moved']:,} item_moved notices, {reminders:,} reminders "
         f"at the new date"
     )
     return lines

@@ -212,14 +212,15 @@ def reminders_create(count: int) -> None:
 
 def reminders_reset() -> None:
     """Every reminder due again, no message: ready for the next run."""
-    from tracker.reminders.models import Message, Reminder
+    from tracker.outbox.models import Message
+    from tracker.reminders.models import Reminder
 
     Reminder.objects.update(status=Reminder.Status.PENDING, message=None)
     Message.objects.all().delete()
 
 
 def sent_count() -> int:
-    from tracker.reminders.models import Message
+    from tracker.outbox.models import Message
 
     return Message.objects.filter(status=Message.Status.SENT).count()
 
@@ -270,7 +271,8 @@ def time_pipeline_in_process(count: int, sink: SMTPSink) -> float:
     """The same services, called one after the other in this process."""
     from django.utils import timezone
 
-    from tracker.reminders.services import SEND_CHUNK, messages_send, reminders_sweep
+    from tracker.outbox.services import SEND_CHUNK, messages_send
+    from tracker.reminders.services import reminders_sweep
 
     reminders_reset()
     expected = sink.count + count
@@ -297,7 +299,7 @@ def rendered_payloads() -> list[tuple[str, list[str], bytes]]:
     """The queued messages as Django would put them on the wire: sender, recipients, bytes."""
     from django.core.mail import EmailMultiAlternatives
 
-    from tracker.reminders.models import Message
+    from tracker.outbox.models import Message
 
     payloads = []
     for message in Message.objects.order_by("pk"):

@@ -42,9 +42,10 @@ FLAT_ENOUGH = 1.5  # a scan of the table would be ~100 times slower at 100x the 
 INSERT_SUBSCRIPTIONS = """
     INSERT INTO reminders_subscription
         (email, status, language, timezone, send_hour, lead_days, categories, move_notices,
-         problem, created_at, confirmed_at, regulation_id)
+         problem, created_at, confirmed_at, regulation_id, targets, manage_url)
     SELECT 'subscriber' || n || '@example.org', 'active', 'en', 'Europe/Brussels', 9,
-           %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s
+           %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s,
+           '{}'::jsonb, ''
     FROM generate_series(%(first)s, %(last)s) AS n
 """
 
@@ -62,10 +63,10 @@ INSERT_REMINDERS = """
 # One sent message per new subscription: the outbox is not empty in real life.
 INSERT_MESSAGES = """
     INSERT INTO reminders_message
-        (kind, subscription_id, to_email, subject, body_text, body_html, headers, status,
+        (kind, stream, topic, to_email, subject, body_text, body_html, headers, status,
          attempts, recoveries, last_error, next_attempt_at, created_at, sent_at)
-    SELECT 'reminders', s.id, s.email, 'Coming up', 'A deadline is coming up.', '',
-           '{}'::jsonb, 'sent', 1, 0, '', now(), now(), now()
+    SELECT 'reminders', 'subscription:' || s.id, '', s.email, 'Coming up',
+           'A deadline is coming up.', '', '{}'::jsonb, 'sent', 1, 0, '', now(), now(), now()
     FROM reminders_subscription AS s
     WHERE s.id > %(after)s
 """
@@ -123,7 +124,7 @@ def sweep_once(now: dt.datetime) -> None:
 
 def sweep_task_once(now: dt.datetime) -> None:
     """The database work of the periodic task, without the broker."""
-    from tracker.reminders.services import messages_ready
+    from tracker.outbox.services import messages_ready
 
     sweep_once(now)
     messages_ready(now=now)

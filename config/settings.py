@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "tracker.catalogue",
+    "tracker.outbox",
     "tracker.reminders",
     "tracker.workspace",
     "tracker.lawwatch",
@@ -223,6 +224,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.workspace.tasks.incident_reminders_task",
         "schedule": crontab(hour=7, minute=5),
     },
+}
+
+# The most emails of one kind one address may receive in 24 hours (tracker/outbox): one over
+# its cap is kept, cancelled with the reason, where the admin sees it.
+OUTBOX_DAILY_CAPS = {
+    "default": env.int("OUTBOX_DAILY_CAP", 20),
+    "confirmation": 3,
+    "manage": 1,
+    "invitation": 5,
+    "test": 10,
 }
 
 REST_FRAMEWORK = {

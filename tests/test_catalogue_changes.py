@@ -25,8 +25,9 @@ from tracker.catalogue.models import (
     Role,
 )
 from tracker.catalogue.pack_load import catalogue_load_file
+from tracker.outbox.models import Message
 from tracker.reminders.changes import milestone_change_apply
-from tracker.reminders.models import Message, Subscription
+from tracker.reminders.models import Subscription
 from tracker.reminders.services import reminders_plan
 
 pytestmark = pytest.mark.django_db

@@ -34,7 +34,8 @@ from tests.test_pipeline_faults import ROOT, RedisServer, Worker, wait_for, web_
 from tracker.catalogue.events import LEASE, REPUBLISH_AFTER, changes_publish_pending
 from tracker.catalogue.models import ChangeReceipt, Milestone, MilestoneChange, Regulation
 from tracker.catalogue.services import milestone_amend
-from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.outbox.models import Message
+from tracker.reminders.models import Reminder, Subscription
 from tracker.reminders.services import reminder_rows
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -151,7 +152,7 @@ def followed_milestone(*, followers: int) -> Milestone:
 
 
 def _notices() -> int:
-    return Message.objects.filter(kind=Message.Kind.DATE_MOVED).count()
+    return Message.objects.filter(kind="date_moved").count()
 
 
 def _receipt(consumer: str) -> ChangeReceipt | None:
@@ -243,17 +244,16 @@ def test_a_worker_killed_mid_fanout_then_restarted_leaves_each_follower_one_noti
     )
 
     # Then every follower has exactly one notice of the move, for this change
-    per_subscription = dict(
-        Message.objects.filter(kind=Message.Kind.DATE_MOVED)
-        .values_list("subscription_id")
-        .annotate(n=Count("pk"))
+    per_stream = dict(
+        Message.objects.filter(kind="date_moved").values_list("stream").annotate(n=Count("pk"))
     )
+    per_subscription = {int(stream.split(":")[1]): n for stream, n in per_stream.items()}
     assert set(per_subscription) == follower_ids
     assert set(per_subscription.values()) == {1}
     assert _notices() == FOLLOWERS
-    assert set(
-        Message.objects.filter(kind=Message.Kind.DATE_MOVED).values_list("dedupe_key", flat=True)
-    ) == {f"moved:{change.pk}:s{pk}" for pk in follower_ids}
+    assert set(Message.objects.filter(kind="date_moved").values_list("dedupe_key", flat=True)) == {
+        f"moved:{change.pk}:s{pk}" for pk in follower_ids
+    }
     # And its reminders at the new date, each lead time once, none left at the old date
     reminders = Reminder.objects.filter(milestone=milestone)
     assert not reminders.filter(occurrence=old_date).exists()

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from tests.factories import UserFactory
 from tracker.catalogue.models import Milestone
-from tracker.reminders.models import Message
+from tracker.outbox.models import Message
 from tracker.workspace.clocks import (
     KIND_MILESTONES,
     PLACES,
@@ -503,6 +503,35 @@ def test_the_daily_reminder_says_so_when_the_deadline_cannot_be_counted(org, off
     assert "Member State not recorded: the deadline is counted in Europe/Brussels" in (
         message.body_text
     )
+
+
+@pytest.mark.parametrize(
+    ("poison", "written", "failed"),
+    [
+        ({"aware_at": dt.datetime(9999, 12, 31, 23, tzinfo=dt.UTC)}, 1, 1),  # no deadline
+        ({"aware_at": dt.datetime(1, 1, 1, 1, tzinfo=dt.UTC)}, 2, 0),  # long late, still said
+        ({"member_state": "XX"}, 2, 0),  # counted in the default zone, and said so
+    ],
+)
+def test_a_poisoned_incident_fails_alone_and_visibly(org, officer, frozen, poison, written, failed):
+    healthy = record(org, aware_at=at("Europe/Helsinki", 2026, 3, 2, 10), owner=officer)
+    bad = record(org, aware_at=at("Europe/Helsinki", 2026, 3, 2, 11), owner=officer)
+    Incident.objects.filter(pk=bad.pk).update(**poison)  # past every form, straight in the table
+    # A name as long as the column allows, all ampersands: once escaped it passed the subject's
+    AISystem.objects.filter(pk=healthy.system_id).update(name="Smith & Sons & Co " * 6)
+
+    assert incident_reminders(now=NOW) == written
+
+    queued = Message.objects.filter(kind="incident_clock", status="queued")
+    assert f"incident:{healthy.pk}" in {m.topic for m in queued}
+    assert all(len(m.subject) <= 300 for m in queued)
+    failures = list(Message.objects.filter(kind="incident_clock", status="failed"))
+    assert len(failures) == failed
+    for failure in failures:
+        assert failure.topic == f"incident:{bad.pk}"
+        assert failure.subject.startswith("(not written) incident #")
+        assert failure.last_error
+    assert incident_reminders(now=NOW) == 0  # the same day again: nothing twice
 
 
 # The migration -----------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from tracker.catalogue.models import Milestone, MilestoneChange
+from tracker.outbox.services import SUBJECT_MAX, subject_line
 from tracker.reminders.changes import _notice
-from tracker.reminders.emails import SUBJECT_MAX, subject_line, subscriber_message
-from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.reminders.emails import subscriber_message
+from tracker.reminders.models import Reminder, Subscription
 from tracker.reminders.services import message_for_reminders
 from tracker.workspace.notifications import workspace_message
 
@@ -57,15 +58,33 @@ def _date_moved(subscription, milestone):
 
 def _confirmation(subscription, milestone):
     return subscriber_message(
-        Message.Kind.CONFIRMATION, subscription=subscription, now=timezone.now(),
+        "confirmation", subscription=subscription, now=timezone.now(),
         context={"confirm_url": "https://jalon.example/confirm"}, list_headers=False,
     )  # fmt: skip
+
+
+def _manage(subscription, milestone):
+    return subscriber_message(
+        "manage", subscription=subscription, now=timezone.now(),
+        context={"subscription": subscription},
+    )  # fmt: skip
+
+
+def _owner_reminders(subscription, milestone):
+    Subscription.objects.filter(pk=subscription.pk).update(
+        owner_key="workspace:1:1", manage_url="https://jalon.example/w/acme/my-reminders/",
+        targets={str(milestone.pk): "2027-10-01"},
+    )  # fmt: skip
+    subscription.refresh_from_db()
+    return _reminders(subscription, milestone)
 
 
 SUBSCRIBER_KINDS = {
     "reminders": _reminders,
     "date_moved": _date_moved,
     "confirmation": _confirmation,
+    "manage": _manage,
+    "owner reminders": _owner_reminders,
 }
 
 
@@ -78,22 +97,38 @@ def test_every_subscriber_email_carries_its_headers_and_a_plain_subject(kind, la
     assert message.headers["Content-Language"] == language
     # The confirmation is the one email sent before the address joined a list.
     assert (set(message.headers) >= LIST_HEADERS) is (kind != "confirmation")
+    if kind == "owner reminders":
+        assert "/w/acme/my-reminders/" in message.body_text  # the owner's settings, not ours
     assert "&amp;" not in message.subject + message.body_text
     assert "&#x27;" not in message.subject + message.body_text
-    if kind != "confirmation":
+    if kind in ("reminders", "date_moved", "owner reminders"):
         assert "Smith & Sons" in message.body_text
 
 
-WORKSPACE_KINDS = ["overdue_digest", "incident_clock", "item_moved", "invitation"]
+# Recurring workspace emails are list mail, stoppable from their own link; an invitation is not.
+WORKSPACE_KINDS = {"overdue_digest": True, "incident_clock": True, "item_moved": True,
+                   "invitation": False}  # fmt: skip
 
 
-@pytest.mark.parametrize("kind", WORKSPACE_KINDS)
+@pytest.mark.parametrize("kind", list(WORKSPACE_KINDS))
 def test_every_workspace_email_is_automatic_and_plain(kind):
-    message = workspace_message(
-        kind, to_email="o@example.org", now=timezone.now(), context=_workspace_context(kind)
-    )
+    from tracker.workspace.models import Organisation
 
-    assert message.headers == {"Auto-Submitted": "auto-generated", "Content-Language": "en"}
+    listed = WORKSPACE_KINDS[kind]
+    organisation = Organisation(pk=1, name="Smith & Sons", slug="smith-sons")
+    stop = {"user_id": 1, "organisation_id": 1, "organisation": organisation} if listed else None
+    message = workspace_message(
+        kind, to_email="o@example.org", now=timezone.now(), context=_workspace_context(kind),
+        stop=stop,
+    )  # fmt: skip
+
+    assert message.headers["Auto-Submitted"] == "auto-generated"
+    assert message.headers["Content-Language"] == "en"
+    assert (set(message.headers) >= LIST_HEADERS) is listed
+    if listed:
+        stop_url = message.headers["List-Unsubscribe"].strip("<>")
+        assert f"Stop these emails: {stop_url}" in message.body_text
+        assert "Your email settings: http" in message.body_text
     assert "&amp;" not in message.subject + message.body_text
 
 

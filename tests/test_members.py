@@ -7,7 +7,7 @@ import time_machine
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from tracker.reminders.models import Message
+from tracker.outbox.models import Message
 from tracker.workspace.members import invitation_from_token
 from tracker.workspace.models import Invitation, Membership
 from tracker.workspace.services import organisation_create

@@ -14,7 +14,7 @@ import pytest
 from celery import Celery
 
 from tests.pipeline_support import due_reminders, postgres_only, worker_env
-from tracker.reminders.models import Message
+from tracker.outbox.models import Message
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]

@@ -39,15 +39,11 @@ from kombu.exceptions import OperationalError
 from tests.conftest import require
 from tests.pipeline_support import due_reminders, postgres_only, worker_env
 from tests.smtp import free_port
-from tracker.reminders.models import Message, Reminder
-from tracker.reminders.services import (
-    LEASE,
-    REDISPATCH_AFTER,
-    backoff,
-    messages_ready,
-    reminders_sweep,
-)
-from tracker.reminders.services import messages_dispatch as dispatch
+from tracker.outbox.models import Message
+from tracker.outbox.services import LEASE, REDISPATCH_AFTER, backoff, messages_ready
+from tracker.outbox.services import messages_dispatch as dispatch
+from tracker.reminders.models import Reminder
+from tracker.reminders.services import reminders_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_TASK = "tracker.reminders.tasks.reminders_sweep_task"
@@ -300,7 +296,7 @@ def _statuses() -> dict[str, int]:
 
 
 def _dispatch_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "tracker.reminders.services"]
+    return [r.getMessage() for r in caplog.records if r.name == "tracker.outbox.services"]
 
 
 def _other_database_sessions() -> int:

@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from tracker.catalogue.models import Milestone, Regulation
 from tracker.catalogue.services import milestone_amend
-from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.outbox.models import Message
+from tracker.reminders.models import Reminder, Subscription
 from tracker.reminders.subscriptions import subscriptions_expire
 from tracker.reminders.tokens import CONFIRM, MANAGE, subscription_token
 

@@ -8,9 +8,11 @@ import time_machine
 from tests.factories import UserFactory, acme_organisation
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_amend
-from tracker.reminders.models import Message
+from tracker.outbox.models import Message
+from tracker.reminders.models import Subscription
 from tracker.reminders.services import reminders_sweep
-from tracker.workspace.models import Incident, OwnerReminders
+from tracker.workspace.mail_settings import owner_key
+from tracker.workspace.models import Incident
 from tracker.workspace.notifications import incident_reminders, overdue_digests
 from tracker.workspace.services import (
     item_update,
@@ -37,6 +39,10 @@ def org(owner, ai_act_catalogue):
     return acme_organisation(owner)
 
 
+def _owner_subscription(org, owner):
+    return Subscription.objects.get(owner_key=owner_key(organisation_id=org.pk, user_id=owner.pk))
+
+
 def _item(org, key):
     return org.items.select_related("milestone").get(milestone__key=key)
 
@@ -46,7 +52,7 @@ def test_an_owner_gets_reminders_for_the_items_they_own_until_done(org, owner):
 
     item_update(item=item, by=owner, owner=owner)
 
-    subscription = OwnerReminders.objects.get(user=owner).subscription
+    subscription = _owner_subscription(org, owner)
     planned = sorted(subscription.reminders.values_list("occurrence", "lead_days"))
     assert planned == [(dt.date(2027, 12, 2), lead) for lead in (1, 7, 30, 90)]
 
@@ -127,7 +133,7 @@ def test_a_moved_date_flags_the_item_and_tells_its_owner(org, owner, after_commi
     assert not Message.objects.filter(kind="date_moved").exists()  # told once, not twice
     assert "Was: 2 December 2027" in notice.body_text
     # and the owner's reminders moved with the date
-    subscription = OwnerReminders.objects.get(user=owner).subscription
+    subscription = _owner_subscription(org, owner)
     assert set(subscription.reminders.values_list("occurrence", flat=True)) == {dt.date(2028, 2, 1)}
 
 
@@ -139,11 +145,13 @@ def test_an_owner_sets_their_own_lead_times_time_zone_and_hour(client, org, owne
     url = reverse("workspace:my_reminders", kwargs={"slug": org.slug})
 
     bad = client.post(url, {"lead_days": "soon", "timezone": "Mars/Base", "send_hour": "8"})
-    good = client.post(url, {"lead_days": "14", "timezone": "America/New_York", "send_hour": "8"})
+    good = client.post(
+        url, {"enabled": "on", "lead_days": "14", "timezone": "America/New_York", "send_hour": "8"}
+    )
 
     assert bad.status_code == 400
     assert good.status_code == 200
-    subscription = OwnerReminders.objects.get(user=owner).subscription
+    subscription = _owner_subscription(org, owner)
     (reminder,) = subscription.reminders.all()
     # 14 days before 2 December 2027, at 08:00 in New York (EST, UTC-5)
     assert reminder.due_at == dt.datetime(2027, 11, 18, 13, tzinfo=dt.UTC)

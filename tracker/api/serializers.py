@@ -16,7 +16,11 @@ from tracker.catalogue.models import (
 from tracker.catalogue.selectors import UPCOMING_OCCURRENCES
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
-from tracker.reminders.validation import parse_lead_days, validate_timezone
+from tracker.reminders.validation import (
+    parse_lead_days,
+    validate_list_length,
+    validate_timezone,
+)
 
 
 class RegulationSerializer(serializers.ModelSerializer):
@@ -193,6 +197,22 @@ class SubscriptionRequestSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=Language.choices, default=Language.EN)
     timezone = serializers.CharField(default="Europe/Brussels")
     send_hour = serializers.IntegerField(min_value=0, max_value=23, default=9)
+
+    def to_internal_value(self, data):
+        # Long lists are refused before their items are looked up one by one.
+        errors = {}
+        for name in ("roles", "scopes", "categories", "milestones"):
+            if hasattr(data, "getlist"):
+                raw = data.getlist(name)
+            else:
+                raw = data.get(name) if isinstance(data, dict) else None
+            try:
+                validate_list_length(raw)
+            except DjangoValidationError as exc:
+                errors[name] = exc.messages
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
 
     def validate_lead_days(self, value):
         return _django_to_drf(parse_lead_days, value)

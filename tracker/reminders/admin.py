@@ -1,18 +1,16 @@
 from django import forms
-from django.contrib import admin, messages
-from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
+from django.contrib import admin
+from django.urls import reverse
 
-from tracker.reminders.models import Message, Reminder, Subscription
-from tracker.reminders.selectors import operations_by_day
-from tracker.reminders.services import message_test
-from tracker.reminders.validation import parse_lead_days, validate_timezone
-
-
-class TestEmailForm(forms.Form):
-    to_email = forms.EmailField(label="Send a test email to")
+from tracker.catalogue.models import Milestone
+from tracker.outbox.admin import attention_sources
+from tracker.reminders.models import Reminder, Subscription
+from tracker.reminders.validation import (
+    parse_lead_days,
+    validate_address_free,
+    validate_list_length,
+    validate_timezone,
+)
 
 
 class SubscriptionAdminForm(forms.ModelForm):
@@ -24,11 +22,29 @@ class SubscriptionAdminForm(forms.ModelForm):
                   "regulation", "roles", "scopes", "categories", "milestones",
                   "move_notices"]  # fmt: skip
 
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if self.instance.owner_key is None:
+            validate_address_free(email, exclude_pk=self.instance.pk)
+        return email
+
     def clean_timezone(self):
         return validate_timezone(self.cleaned_data["timezone"])
 
     def clean_lead_days(self):
         return parse_lead_days(self.cleaned_data["lead_days"])
+
+    def clean_categories(self):
+        value = self.cleaned_data["categories"] or []
+        known = set(Milestone.Category.values)
+        if not isinstance(value, list) or not all(item in known for item in value):
+            raise forms.ValidationError(f"A list of categories among: {', '.join(sorted(known))}.")
+        validate_list_length(value)
+        return sorted(set(value))
+
+    def clean_milestones(self):
+        validate_list_length(list(self.cleaned_data["milestones"]))
+        return self.cleaned_data["milestones"]
 
 
 class ProblemFilter(admin.SimpleListFilter):
@@ -46,90 +62,37 @@ class ProblemFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PersonalFilter(admin.SimpleListFilter):
+    title = "list"
+    parameter_name = "personal"
+
+    def lookups(self, request, model_admin):
+        return [("no", "The public list"), ("yes", "Personal reminders (workspace owners)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(owner_key__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(owner_key__isnull=True)
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     form = SubscriptionAdminForm
-    list_display = ["email", "status", "language", "timezone", "send_hour", "regulation",
-                    "created_at", "confirmed_at", "problem"]  # fmt: skip
-    list_filter = [ProblemFilter, "status", "language", "regulation"]
+    list_display = ["email", "status", "owner_key", "language", "timezone", "send_hour",
+                    "regulation", "created_at", "confirmed_at", "problem"]  # fmt: skip
+    list_filter = [ProblemFilter, PersonalFilter, "status", "language", "regulation"]
     search_fields = ["email"]
     filter_horizontal = ["roles", "scopes", "milestones"]
-    readonly_fields = ["created_at", "confirmed_at", "unsubscribed_at", "problem", "problem_at"]
+    readonly_fields = ["owner_key", "targets", "manage_url", "merged_into", "created_at",
+                       "requested_at", "confirmed_at", "unsubscribed_at", "problem",
+                       "problem_at"]  # fmt: skip
 
     def save_model(self, request, obj, form, change):
         # A corrected subscription rejoins the sweep; its waiting reminders go out late.
         obj.problem, obj.problem_at = "", None
         super().save_model(request, obj, form, change)
-
-
-@admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ["to_email", "kind", "status", "attempts", "recoveries", "created_at",
-                    "sent_at", "last_error"]  # fmt: skip
-    list_filter = ["status", "kind"]
-    search_fields = ["to_email", "subject"]
-    date_hierarchy = "created_at"
-    readonly_fields = ["kind", "subscription", "to_email", "subject", "body_text", "body_html",
-                       "headers", "status", "attempts", "recoveries", "last_error",
-                       "next_attempt_at", "lease_until", "created_at", "sent_at"]  # fmt: skip
-    actions = ["retry", "cancel"]
-
-    @admin.action(description="Retry the selected failed messages")
-    def retry(self, request, queryset):
-        count = queryset.filter(status=Message.Status.FAILED).update(
-            status=Message.Status.QUEUED, next_attempt_at=timezone.now(), attempts=0
-        )
-        self.message_user(request, f"{count} message(s) queued again.", messages.SUCCESS)
-
-    @admin.action(description="Cancel the selected queued messages")
-    def cancel(self, request, queryset):
-        count = queryset.filter(status=Message.Status.QUEUED).update(
-            status=Message.Status.CANCELLED
-        )
-        self.message_user(request, f"{count} message(s) cancelled.", messages.SUCCESS)
-
-    def has_add_permission(self, request):
-        return False
-
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("operations/", view(self.operations_view), name="reminders_message_operations"),
-            path("test-email/", view(self.test_email_view), name="reminders_message_test"),
-            *super().get_urls(),
-        ]
-
-    def operations_view(self, request):
-        """Sent, failed, queued and overdue-in-queue messages per day, the last 30 days."""
-        if not self.has_view_permission(request):
-            return redirect("admin:index")
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reminder operations",
-            "opts": self.model._meta,
-            "days": operations_by_day(now=timezone.now(), days=30),
-            "set_aside": Subscription.objects.exclude(problem="").count(),
-        }
-        return TemplateResponse(request, "admin/reminders/message/operations.html", context)
-
-    def test_email_view(self, request):
-        """Queue a test email through the real pipeline and show it in the outbox."""
-        if not self.has_change_permission(request):
-            return redirect("admin:index")
-        form = TestEmailForm(request.POST or None, initial={"to_email": request.user.email})
-        if request.method == "POST" and form.is_valid():
-            message = message_test(to_email=form.cleaned_data["to_email"], sent_by=request.user)
-            self.message_user(
-                request, f"Test email queued to {message.to_email}.", messages.SUCCESS
-            )
-            return redirect(reverse("admin:reminders_message_change", args=[message.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Send a test email",
-            "opts": self.model._meta,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/reminders/message/test_email.html", context)
 
 
 @admin.register(Reminder)
@@ -139,3 +102,18 @@ class ReminderAdmin(admin.ModelAdmin):
     search_fields = ["subscription__email", "milestone__key", "milestone__title"]
     list_select_related = ["subscription", "milestone"]
     raw_id_fields = ["subscription", "milestone", "message"]
+
+
+def _set_aside() -> dict | None:
+    count = Subscription.objects.exclude(problem="").count()
+    if not count:
+        return None
+    plural = "s" if count != 1 else ""
+    return {
+        "text": f"{count} subscription{plural} set aside with a problem: their reminders wait "
+        "until corrected.",
+        "url": reverse("admin:reminders_subscription_changelist") + "?problem=yes",
+    }
+
+
+attention_sources.append(_set_aside)

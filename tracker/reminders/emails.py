@@ -10,8 +10,22 @@ from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from tracker.reminders.models import Message, Subscription
+from tracker.outbox import services as outbox
+from tracker.outbox.models import Message
+from tracker.outbox.services import subject_line
+from tracker.reminders.models import Subscription
 from tracker.reminders.tokens import MANAGE, UNSUBSCRIBE, subscription_token
+
+# The kinds of email the reminder engine sends (its own labels in the outbox).
+REMINDERS = "reminders"
+DATE_MOVED = "date_moved"
+CONFIRMATION = "confirmation"
+MANAGE_LINK = "manage"  # the email with a manage link, sent on a repeat request
+
+
+def subscription_stream(subscription: Subscription) -> str:
+    """The outbox stream of a subscription: what its unsubscribe link stops."""
+    return f"subscription:{subscription.pk}"
 
 
 def subscription_links(subscription: Subscription) -> dict[str, str]:
@@ -22,7 +36,8 @@ def subscription_links(subscription: Subscription) -> dict[str, str]:
         return settings.SITE_URL + reverse(f"reminders:{name}", kwargs={"token": token})
 
     return {
-        "manage_url": link("manage", MANAGE),
+        # Personal reminders are managed where the person set them up (their workspace).
+        "manage_url": subscription.manage_url or link("manage", MANAGE),
         "unsubscribe_url": link("unsubscribe", UNSUBSCRIBE),
     }
 
@@ -35,18 +50,9 @@ def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
     }
 
 
-SUBJECT_MAX = 300  # Message.subject
-
-
 def render_plain(template_name: str, context: dict) -> str:
     """A plain-text template rendered without HTML escaping: "Smith & Sons", not "&amp;"."""
     return get_template(template_name).template.render(Context(context, autoescape=False))
-
-
-def subject_line(text: str) -> str:
-    """One line, cut with an ellipsis to fit the outbox column."""
-    line = " ".join(text.split())
-    return line if len(line) <= SUBJECT_MAX else line[: SUBJECT_MAX - 1].rstrip() + "…"
 
 
 def automatic_headers(language: str) -> dict[str, str]:
@@ -71,16 +77,11 @@ def subscriber_message(
     and unsubscribe links (and, unless `list_headers` is off, the RFC 8058 headers)."""
     links = subscription_links(subscription)
     subject, text, html = render_email(kind, subscription.language, {**context, **links})
-    return Message(
-        kind=kind,
-        subscription=subscription,
-        to_email=subscription.email,
-        subject=subject,
-        body_text=text,
-        body_html=html,
+    return outbox.message(
+        to=subscription.email, kind=kind, subject=subject, text=text, html=html,
+        stream=subscription_stream(subscription), at=now,
         headers={
             **automatic_headers(subscription.language),
             **(unsubscribe_headers(links["unsubscribe_url"]) if list_headers else {}),
         },
-        next_attempt_at=now,
-    )
+    )  # fmt: skip

@@ -3,9 +3,27 @@ from django import forms
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
-from tracker.reminders.validation import parse_lead_days, validate_timezone
+from tracker.reminders.validation import (
+    parse_lead_days,
+    validate_list_length,
+    validate_timezone,
+)
 
 HOURS = [(h, f"{h:02d}:00") for h in range(24)]
+
+
+class CappedChoices(forms.ModelMultipleChoiceField):
+    """A multiple choice whose raw list is refused past MAX_CHOSEN before any lookup."""
+
+    def clean(self, value):
+        validate_list_length(value)
+        return super().clean(value)
+
+
+class CappedCategories(forms.MultipleChoiceField):
+    def clean(self, value):
+        validate_list_length(value)
+        return super().clean(value)
 
 
 class ReminderTimingForm(forms.Form):
@@ -41,19 +59,19 @@ class PreferencesForm(ReminderTimingForm):
         empty_label="None: only the milestones chosen below",
         help_text="Follow a regulation, optionally narrowed by role, scope and category.",
     )
-    roles = forms.ModelMultipleChoiceField(
+    roles = CappedChoices(
         Role.objects.all(), to_field_name="key", required=False,
         widget=forms.CheckboxSelectMultiple, label="Only for these roles",
     )  # fmt: skip
-    scopes = forms.ModelMultipleChoiceField(
+    scopes = CappedChoices(
         Scope.objects.all(), to_field_name="key", required=False,
         widget=forms.CheckboxSelectMultiple, label="Only for these risk scopes",
     )  # fmt: skip
-    categories = forms.MultipleChoiceField(
+    categories = CappedCategories(
         choices=Milestone.Category.choices, required=False,
         widget=forms.CheckboxSelectMultiple, label="Only these categories",
     )  # fmt: skip
-    milestones = forms.ModelMultipleChoiceField(
+    milestones = CappedChoices(
         Milestone.objects.exclude(kind=Milestone.Kind.RELATIVE).select_related("regulation"),
         to_field_name="key", required=False, label="Or these milestones, one by one",
         widget=forms.SelectMultiple(attrs={"size": 8}),

@@ -1,9 +1,10 @@
-"""The reminder engine: subscriptions, the reminders planned for them, and the outbox."""
+"""The reminder engine: subscriptions and the reminders planned for them."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 
@@ -21,12 +22,18 @@ class Language(models.TextChoices):
 
 
 class Subscription(models.Model):
-    """An email address (no account) following milestones, active once confirmed."""
+    """An email address (no account) following milestones, active once confirmed.
+
+    The public list has one subscription per address. Personal reminders that another app
+    asks for through `tracker.reminders.personal` (an owner's reminders in one organisation)
+    are subscriptions too, named by their `owner_key`, each with its own settings.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for confirmation"
         ACTIVE = "active", "Active"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        MERGED = "merged", "Merged into the address's other subscription"
 
     email = models.EmailField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
@@ -60,6 +67,24 @@ class Subscription(models.Model):
         help_text="Why the engine set it aside (its reminders wait); saving it here clears it.",
     )
     problem_at = models.DateTimeField(null=True, blank=True)
+    owner_key = models.CharField(
+        max_length=80, null=True, blank=True, unique=True, editable=False,
+        help_text="Set on personal reminders another app asked for; empty on the public list.",
+    )  # fmt: skip
+    targets = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="Personal reminders: milestone id -> the owner's own target date.",
+    )  # fmt: skip
+    manage_url = models.URLField(
+        blank=True, editable=False, help_text="Personal reminders: where their settings are."
+    )
+    requested_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When confirmation was last asked for."
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        editable=False,
+    )  # fmt: skip
 
     class Meta:
         indexes = [
@@ -78,73 +103,16 @@ class Subscription(models.Model):
                 name="subscription_language_is_known",
                 condition=Q(language__in=Language.values),
             ),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="subscription_one_per_address",
+                condition=Q(owner_key__isnull=True) & ~Q(status="merged"),
+                violation_error_message="This address already has a subscription.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.get_status_display()})"
-
-
-class Message(models.Model):
-    """One email in the outbox: rendered once, claimed before sending, never sent twice."""
-
-    class Kind(models.TextChoices):
-        REMINDERS = "reminders", "Deadline reminders"
-        DATE_MOVED = "date_moved", "Date moved notice"
-        CONFIRMATION = "confirmation", "Subscription confirmation"
-        TEST = "test", "Test email from the admin"
-        OVERDUE_DIGEST = "overdue_digest", "Weekly digest of overdue items"
-        INCIDENT_CLOCK = "incident_clock", "Incident reporting reminder"
-        ITEM_MOVED = "item_moved", "Tracked item's date moved"
-        INVITATION = "invitation", "Invitation to an organisation"
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    subscription = models.ForeignKey(
-        Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
-    )
-    to_email = models.EmailField()
-    dedupe_key = models.CharField(
-        max_length=120, null=True, blank=True, unique=True,
-        help_text="Set on periodic emails so that planning one twice cannot send it twice.",
-    )  # fmt: skip
-    subject = models.CharField(max_length=300)
-    body_text = models.TextField()
-    body_html = models.TextField(blank=True)
-    headers = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    recoveries = models.PositiveSmallIntegerField(
-        default=0, help_text="Times a worker died while sending it and the sweep put it back."
-    )
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    dispatched_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a send task was last put on the broker."
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(
-                fields=["next_attempt_at"],
-                name="message_queued_idx",
-                condition=Q(status="queued"),
-            ),
-            models.Index(
-                fields=["lease_until"], name="message_sending_idx", condition=Q(status="sending")
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.to_email} ({self.get_status_display()})"
 
 
 class Reminder(models.Model):
@@ -165,7 +133,7 @@ class Reminder(models.Model):
     due_at = models.DateTimeField(help_text="When to send: the subscriber's local hour, in UTC.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders"
+        "outbox.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders"
     )
 
     class Meta:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from tracker.catalogue.models import LIVE_STATUSES, Milestone
-from tracker.reminders.models import Message, Subscription
-
-OVERDUE_AFTER = dt.timedelta(minutes=10)
+from tracker.reminders.models import Subscription
 
 # Statuses whose dates subscribers are reminded of; superseded or withdrawn dates are not.
 REMINDABLE_STATUSES = list(LIVE_STATUSES)
@@ -69,22 +65,3 @@ def milestone_followers(*, milestone: Milestone) -> Iterator[Subscription]:
             or milestone.category in subscription.categories
         ):
             yield subscription
-
-
-def operations_by_day(*, now: dt.datetime, days: int) -> list[dict]:
-    """Per day of creation: sent, failed, queued, and queued past their time (one query)."""
-    overdue = Q(status=Message.Status.QUEUED, next_attempt_at__lt=now - OVERDUE_AFTER)
-    return list(
-        Message.objects.filter(created_at__gte=now - dt.timedelta(days=days))
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(
-            sent=Count("pk", filter=Q(status=Message.Status.SENT)),
-            failed=Count("pk", filter=Q(status=Message.Status.FAILED)),
-            queued=Count(
-                "pk", filter=Q(status__in=[Message.Status.QUEUED, Message.Status.SENDING])
-            ),
-            overdue=Count("pk", filter=overdue),
-        )
-        .order_by("-day")
-    )

@@ -1,44 +1,33 @@
-"""Writes for the reminder engine: planning reminders, the sweep, and sending one message.
+"""Writes for the reminder engine: planning reminders and the sweep.
 
 The database is the source of truth. A reminder is a row, unique per subscription, milestone
 occurrence and lead time, so planning twice is harmless. The sweep groups what is due into
-one message per subscriber, and a worker claims a message with a conditional UPDATE before it
-talks to the SMTP server, so two sweeps, two beats or a redelivered task cannot send twice.
+one message per subscriber and hands it to the outbox (tracker/outbox), which sends it once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
-import socket
 from dataclasses import dataclass, field
 from itertools import groupby
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from tracker.catalogue.models import Milestone
-from tracker.reminders.emails import subscriber_message
-from tracker.reminders.models import Message, Reminder, Subscription
+from tracker.outbox import services as outbox
+from tracker.outbox.models import Message
+from tracker.reminders.emails import REMINDERS, subscriber_message, subscription_stream
+from tracker.reminders.models import Reminder, Subscription
 from tracker.reminders.selectors import subscription_milestones
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
-LEASE = dt.timedelta(minutes=5)
 SWEEP_BATCH = 100  # small batches: workers start sending while the next one is rendered
-DISPATCH_LIMIT = 2000
-REDISPATCH_AFTER = dt.timedelta(minutes=2)
 OCCURRENCES_AHEAD = 3
-SEND_CHUNK = 20  # messages per send task: one SMTP connection, few broker round trips
-SEND_TASK = "tracker.reminders.tasks.messages_send_task"
 
 
 def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
@@ -58,12 +47,22 @@ def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
     return instant
 
 
+def occurrences_for(
+    *, subscription: Subscription, milestone: Milestone, today: dt.date
+) -> list[dt.date]:
+    """The deadlines a subscription is reminded of: the milestone's next occurrences, or the
+    person's own target date for it (personal reminders)."""
+    if target := subscription.targets.get(str(milestone.pk)):
+        return [dt.date.fromisoformat(target)]
+    return milestone.occurrences(start=today, count=OCCURRENCES_AHEAD)
+
+
 def reminder_rows(
     *, subscription: Subscription, milestone: Milestone, today: dt.date
 ) -> list[Reminder]:
     """The unsaved reminders still ahead for one subscription and one milestone."""
     rows = []
-    for occurrence in milestone.occurrences(start=today, count=OCCURRENCES_AHEAD):
+    for occurrence in occurrences_for(subscription=subscription, milestone=milestone, today=today):
         for lead in subscription.lead_days:
             day = occurrence - dt.timedelta(days=lead)
             if day < today:
@@ -139,24 +138,6 @@ class SweepReport:
     message_ids: list[int] = field(default_factory=list)
 
 
-def _recover_stale(now: dt.datetime) -> int:
-    """Messages left 'sending' by a worker that died go back to the queue, counted.
-
-    A message that has used all its attempts ends failed instead, so one that kills its
-    worker every time cannot loop (task_reject_on_worker_lost has no redelivery limit).
-    """
-    stale = Message.objects.filter(status=Message.Status.SENDING, lease_until__lt=now)
-    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
-        status=Message.Status.FAILED,
-        recoveries=F("recoveries") + 1,
-        lease_until=None,
-        last_error="The worker was lost while sending, on every attempt.",
-    )
-    return stale.update(
-        status=Message.Status.QUEUED, recoveries=F("recoveries") + 1, lease_until=None
-    )
-
-
 @transaction.atomic
 def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepReport:
     """Turn the reminders that are due into messages, one per subscriber.
@@ -165,7 +146,7 @@ def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepRepor
     due, not how many subscriptions exist. Locked rows are skipped: an overlapping sweep
     takes the others. Takes at most `batch` reminders; `report.full` says more may wait.
     """
-    report = SweepReport(recovered=_recover_stale(now))
+    report = SweepReport(recovered=outbox.messages_recover(now))
     due = list(
         Reminder.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=Reminder.Status.PENDING, due_at__lte=now, subscription__problem="")
@@ -198,7 +179,7 @@ def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepRepor
             continue
         messages.append(message)
         queued.append(live)
-    Message.objects.bulk_create(messages)
+    outbox.send_many(messages, dispatch=False)  # the sweep task dispatches what is ready
     for message, reminders in zip(messages, queued, strict=True):
         # One small UPDATE per message is cheaper than bulk_update's CASE over the batch.
         Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(
@@ -227,66 +208,24 @@ def message_for_reminders(
         group = list(group)
         first = group[0]
         days_left = (first.occurrence - today).days
+        targeted = str(first.milestone_id) in subscription.targets
         items.append(
             {
                 "milestone": first.milestone,
                 "occurrence": first.occurrence,
+                # Counting down to the person's target date: say the legal date too.
+                "legal_date": first.milestone.date if targeted else None,
                 "days_left": days_left,
                 "late": days_left < min(r.lead_days for r in group),
                 "url": settings.SITE_URL + first.milestone.get_absolute_url(),
             }
         )
     return subscriber_message(
-        Message.Kind.REMINDERS,
+        REMINDERS,
         subscription=subscription,
         context={"subscription": subscription, "items": items},
         now=now,
     )
-
-
-class TemporaryFailure(Exception):
-    """Worth trying again later."""
-
-
-class PermanentFailure(Exception):
-    """Trying again will not help."""
-
-
-def _classify(exc: Exception) -> Exception:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return (
-            TemporaryFailure(str(exc))
-            if all(400 <= c < 500 for c in codes)
-            else PermanentFailure(str(exc))
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        kind = TemporaryFailure if 400 <= exc.smtp_code < 500 else PermanentFailure
-        return kind(f"{exc.smtp_code} {exc.smtp_error!r}")
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.error)):
-        return TemporaryFailure(f"{type(exc).__name__}: {exc}")
-    return PermanentFailure(f"{type(exc).__name__}: {exc}")
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """1, 2, 4, 8... minutes, capped at an hour."""
-    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
-
-
-@transaction.atomic
-def message_test(*, to_email: str, sent_by=None) -> Message:
-    """A test email through the whole pipeline (outbox, worker, SMTP), from the admin."""
-    who = getattr(sent_by, "username", "an admin")
-    message = Message.objects.create(
-        kind=Message.Kind.TEST,
-        to_email=to_email,
-        subject="Jalon test email",
-        body_text=f"This is a test email sent by {who} from the Jalon admin at "
-        f"{timezone.now():%Y-%m-%d %H:%M %Z}. If you can read it, delivery works.",
-        next_attempt_at=timezone.now(),
-    )
-    messages_dispatch_on_commit([message.pk])
-    return message
 
 
 @transaction.atomic
@@ -297,147 +236,9 @@ def subscription_unsubscribe(*, subscription: Subscription) -> None:
     Subscription.objects.filter(pk=subscription.pk).update(
         status=Subscription.Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
     )
-    subscription.reminders.filter(status=Reminder.Status.PENDING).update(
-        status=Reminder.Status.CANCELLED
+    # Deleted, not cancelled: subscribing again plans the same reminders afresh.
+    subscription.reminders.filter(status=Reminder.Status.PENDING).delete()
+    outbox.messages_cancel(
+        Message.objects.filter(stream=subscription_stream(subscription)),
+        reason="The recipient unsubscribed.",
     )
-    subscription.messages.filter(status=Message.Status.QUEUED).update(
-        status=Message.Status.CANCELLED
-    )
-
-
-def message_id_header(message: Message) -> str:
-    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
-    return f"<jalon.{message.pk}.{message.created_at:%Y%m%d%H%M%S}@{domain}>"
-
-
-def _claim(message_ids: list[int], now: dt.datetime) -> list[int]:
-    """Mark the given queued, due messages 'sending' in one statement; the ids this caller won.
-
-    A conditional UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+): each row goes to exactly
-    one caller however many workers, sweeps or redelivered tasks ask at once.
-    """
-    ops = connection.ops
-    table = connection.ops.quote_name(Message._meta.db_table)
-    marks = ", ".join(["%s"] * len(message_ids))
-    # Only the quoted table name and placeholders are interpolated.
-    sql = (
-        f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1 "  # noqa: S608
-        f"WHERE id IN ({marks}) AND status = %s AND next_attempt_at <= %s AND attempts < %s "
-        "RETURNING id"
-    )
-    params = [
-        Message.Status.SENDING,
-        ops.adapt_datetimefield_value(now + LEASE),
-        *message_ids,
-        Message.Status.QUEUED,
-        ops.adapt_datetimefield_value(now),
-        MAX_ATTEMPTS,
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
-
-
-def _email(message: Message) -> EmailMultiAlternatives:
-    email = EmailMultiAlternatives(
-        subject=message.subject,
-        body=message.body_text,
-        to=[message.to_email],
-        # A resend after a crash keeps its Message-ID, so mail systems can drop the copy.
-        headers={"Message-ID": message_id_header(message), **message.headers},
-    )
-    if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
-    return email
-
-
-def _record_failure(message: Message, exc: Exception, now: dt.datetime) -> str:
-    failure = _classify(exc)
-    done = isinstance(failure, PermanentFailure) or message.attempts >= MAX_ATTEMPTS
-    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-        status=Message.Status.FAILED if done else Message.Status.QUEUED,
-        last_error=str(failure)[:2000],
-        next_attempt_at=now + backoff(message.attempts),
-        lease_until=None,
-    )
-    log.warning("message %s: %s (%s)", message.pk, failure, "failed" if done else "will retry")
-    return Message.Status.FAILED if done else Message.Status.QUEUED
-
-
-def messages_send(*, message_ids: list[int], now: dt.datetime | None = None) -> dict[int, str]:
-    """Claim queued messages, send them over one SMTP connection, record each outcome.
-
-    Each message is marked sent as soon as the server accepted it, so a worker killed
-    mid-batch can cause a duplicate only for the one message it was sending.
-    """
-    now = now or timezone.now()
-    outcome = dict.fromkeys(message_ids, "not-claimed")
-    won = _claim(message_ids, now) if message_ids else []
-    if not won:
-        return outcome
-    messages = Message.objects.in_bulk(won)
-    smtp = get_connection()
-    try:
-        for message_id in won:
-            message = messages[message_id]
-            try:
-                smtp.open()  # a no-op while the connection is up
-                smtp.send_messages([_email(message)])
-            except Exception as exc:  # classified and recorded; nothing escapes unrecorded
-                outcome[message_id] = _record_failure(message, exc, now)
-                smtp.close()  # the next message starts on a fresh connection
-                continue
-            Message.objects.filter(pk=message_id).update(
-                status=Message.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
-            )
-            outcome[message_id] = Message.Status.SENT
-    finally:
-        smtp.close()
-    return outcome
-
-
-def message_send(*, message_id: int, now: dt.datetime | None = None) -> str:
-    """Send one message if this caller wins its claim; returns its status or 'not-claimed'."""
-    return messages_send(message_ids=[message_id], now=now)[message_id]
-
-
-def messages_ready(*, now: dt.datetime, limit: int = DISPATCH_LIMIT) -> list[int]:
-    """Queued messages whose time has come and that no live task is already carrying.
-
-    Marks them dispatched; one whose task was lost (broker down, worker killed) is offered
-    again after REDISPATCH_AFTER.
-    """
-    ids = list(
-        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
-        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - REDISPATCH_AFTER))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    Message.objects.filter(pk__in=ids).update(dispatched_at=now)
-    return ids
-
-
-def messages_dispatch(message_ids: list[int]) -> None:
-    """Put send tasks on the broker, SEND_CHUNK messages each.
-
-    If the broker is down nothing is lost: the rows stay queued and a later sweep offers
-    them again.
-    """
-    send_task = import_string(SEND_TASK)  # by name: tasks.py imports this module
-    for start in range(0, len(message_ids), SEND_CHUNK):
-        chunk = message_ids[start : start + SEND_CHUNK]
-        try:
-            send_task.apply_async((chunk,), retry=False)
-        except Exception:  # broker unreachable
-            log.warning(
-                "broker unavailable; %d message(s) wait for a later sweep",
-                len(message_ids) - start,
-                exc_info=True,
-            )
-            return
-
-
-def messages_dispatch_on_commit(message_ids: list[int]) -> None:
-    """Hand messages to the workers once the transaction that made them has committed."""
-    if message_ids:
-        transaction.on_commit(lambda: messages_dispatch(message_ids))

@@ -1,8 +1,13 @@
 """Writes for the subscription lifecycle: request, confirm, change, expire.
 
-Every email goes through the outbox (a Message row) and is dispatched after commit, so a
-broker outage delays it but never loses it. Date moves arrive from the catalogue as change
-events: see `changes.py`.
+The public list has one subscription per address. A request never tells the caller whether
+the address is known, and never lets a stranger change or flood someone's subscription: a
+pending or stopped address gets (at most once a day) a confirmation link for the requested
+preferences; an active one gets (at most once a day) a link to its own manage page, and its
+preferences stay as they are.
+
+Every email goes through the outbox and is dispatched after commit, so a broker outage delays
+it but never loses it. Date moves arrive from the catalogue as change events: see `changes.py`.
 """
 
 from __future__ import annotations
@@ -12,14 +17,17 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
-from tracker.reminders.emails import subscriber_message
-from tracker.reminders.models import Message, Reminder, Subscription
-from tracker.reminders.services import messages_dispatch_on_commit, reminders_plan
+from tracker.outbox import services as outbox
+from tracker.reminders.emails import CONFIRMATION, MANAGE_LINK, subscriber_message
+from tracker.reminders.models import Reminder, Subscription
+from tracker.reminders.services import reminders_plan
 from tracker.reminders.tokens import CONFIRM, subscription_token
 
 CONFIRM_WITHIN = dt.timedelta(days=7)
@@ -57,27 +65,51 @@ def _local_today(subscription: Subscription) -> dt.date:
     return timezone.now().astimezone(ZoneInfo(subscription.timezone)).date()
 
 
+def _address_subscription(email: str) -> Subscription:
+    """The address's one public subscription, locked; a new pending one if it has none."""
+    public = (
+        Subscription.objects.select_for_update()
+        .filter(owner_key__isnull=True)
+        .exclude(status=Subscription.Status.MERGED)
+        .annotate(address=Lower("email"))
+    )
+    if found := public.filter(address=email.lower()).first():
+        return found
+    try:
+        with transaction.atomic():  # a racing request for the same address may win
+            return Subscription.objects.create(email=email)
+    except IntegrityError:
+        return public.get(address=email.lower())
+
+
 @transaction.atomic
 def subscription_request(*, email: str, preferences: Preferences) -> Subscription:
-    """Record a pending subscription and send its confirmation link (double opt-in).
-
-    The caller answers the same way whether or not the address is known: each request is
-    its own pending subscription, and nothing is said about others.
-    """
+    """Ask the address to confirm these preferences (double opt-in), or, if it is already
+    subscribed, send it a link to its own settings. At most one such email a day."""
     local, _, domain = email.strip().rpartition("@")
-    subscription = Subscription(email=f"{local}@{domain.lower()}")
+    subscription = _address_subscription(f"{local}@{domain.lower()}")
+    now = timezone.now()
+    if subscription.status == Subscription.Status.ACTIVE:
+        message = subscriber_message(
+            MANAGE_LINK, subscription=subscription, context={"subscription": subscription},
+            now=now,
+        )  # fmt: skip
+        message.dedupe_key = f"manage:{subscription.pk}:{now:%Y-%m-%d}"
+        outbox.send_many([message])
+        return subscription
+    subscription.status, subscription.requested_at = Subscription.Status.PENDING, now
     _apply(subscription, preferences)
     token = subscription_token(subscription=subscription, purpose=CONFIRM)
     confirm_url = settings.SITE_URL + reverse("reminders:confirm", kwargs={"token": token})
     message = subscriber_message(
-        Message.Kind.CONFIRMATION,
+        CONFIRMATION,
         subscription=subscription,
         context={"confirm_url": confirm_url},
-        now=timezone.now(),
+        now=now,
         list_headers=False,  # not on the list until confirmed
     )
-    message.save()
-    messages_dispatch_on_commit([message.pk])
+    message.dedupe_key = f"confirm:{subscription.pk}:{now:%Y-%m-%d}"
+    outbox.send_many([message])
     return subscription
 
 
@@ -106,6 +138,9 @@ def subscription_update(*, subscription: Subscription, preferences: Preferences)
 def subscriptions_expire(*, now: dt.datetime) -> int:
     """Delete subscriptions never confirmed within CONFIRM_WITHIN; returns how many."""
     stale = Subscription.objects.filter(
-        status=Subscription.Status.PENDING, created_at__lt=now - CONFIRM_WITHIN
+        status=Subscription.Status.PENDING, owner_key__isnull=True
+    ).filter(
+        Q(requested_at__lt=now - CONFIRM_WITHIN)
+        | Q(requested_at__isnull=True, created_at__lt=now - CONFIRM_WITHIN)
     )
     return stale.delete()[1].get("reminders.Subscription", 0)

@@ -7,14 +7,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from tracker.catalogue.events import change_consume
+from tracker.outbox.services import messages_dispatch, messages_ready, messages_send
 from tracker.reminders.changes import milestone_change_apply
-from tracker.reminders.services import (
-    messages_dispatch,
-    messages_ready,
-    messages_send,
-    reminders_plan_all,
-    reminders_sweep,
-)
+from tracker.reminders.services import reminders_plan_all, reminders_sweep
 from tracker.reminders.subscriptions import subscriptions_expire
 
 log = logging.getLogger(__name__)
@@ -46,7 +41,8 @@ def reminders_sweep_task() -> dict:
 
 @shared_task(acks_late=True, ignore_result=True)
 def messages_send_task(message_ids: list[int]) -> dict:
-    """Send the messages this worker wins, over one SMTP connection."""
+    """The send task's name before the outbox had its own app: tasks already on the broker
+    during a deploy still run. New ones use tracker.outbox.tasks.messages_send_task."""
     return messages_send(message_ids=message_ids)
 
 

@@ -25,4 +25,7 @@ def subscription_from_token(*, token: str, purpose: str) -> Subscription | None:
         pk = signing.loads(token, salt=f"jalon.subscription.{purpose}", max_age=MAX_AGE[purpose])
     except signing.BadSignature:  # includes SignatureExpired
         return None
-    return Subscription.objects.filter(pk=pk).first()
+    subscription = Subscription.objects.filter(pk=pk).first()
+    if subscription is not None and subscription.merged_into_id:  # merged: the address's one
+        return Subscription.objects.filter(pk=subscription.merged_into_id).first()
+    return subscription

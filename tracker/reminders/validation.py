@@ -8,8 +8,30 @@ from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 
+from tracker.reminders.models import Subscription
+
 MAX_LEAD_DAYS = 730
 MAX_LEAD_TIMES = 10
+# How long a followed list may be (milestones chosen one by one, roles, scopes, categories):
+# far above what the catalogue holds, low enough that no request makes thousands of lookups.
+MAX_CHOSEN = 300
+
+
+def validate_address_free(email: str, *, exclude_pk: int | None = None) -> None:
+    """The public list has one subscription per address (the database holds it too)."""
+    taken = (
+        Subscription.objects.filter(owner_key__isnull=True, email__iexact=email.strip())
+        .exclude(status=Subscription.Status.MERGED)
+        .exclude(pk=exclude_pk)
+    )
+    if taken.exists():
+        raise ValidationError("This address already has a subscription.")
+
+
+def validate_list_length(items) -> None:
+    """Checked on the raw input, before each item is looked up."""
+    if isinstance(items, (list, tuple)) and len(items) > MAX_CHOSEN:
+        raise ValidationError(f"At most {MAX_CHOSEN} items.")
 
 
 @cache

@@ -67,6 +67,8 @@ def manage(request, token):
     subscription = subscription_from_token(token=token, purpose=MANAGE)
     if subscription is None or subscription.status == subscription.Status.UNSUBSCRIBED:
         return _invalid_link(request)
+    if subscription.owner_key:  # personal reminders are set where they were asked for
+        return redirect(subscription.manage_url)
     form = PreferencesForm(request.POST or None, initial=PreferencesForm.initial_for(subscription))
     saved = False
     if request.method == "POST" and form.is_valid():

@@ -132,4 +132,22 @@ class InvitationForm(forms.Form):
 
 
 class ReminderSettingsForm(ReminderTimingForm):
-    """An owner's own lead times, time zone and hour for reminders about their items."""
+    """What a person hears about the items they own in one organisation, and when."""
+
+    field_order = ["enabled", "lead_days", "timezone", "send_hour", "overdue_digest",
+                   "incident_clock", "item_moved"]  # fmt: skip
+
+    enabled = forms.BooleanField(
+        required=False, initial=True, label="Remind me before the dates of the items I own",
+        help_text="Counting down to your target date when you set one.",
+    )  # fmt: skip
+    overdue_digest = forms.BooleanField(
+        required=False, initial=True, label="A weekly digest of my overdue items"
+    )
+    incident_clock = forms.BooleanField(
+        required=False, initial=True,
+        label="A daily reminder of each unreported incident I own, until it is reported",
+    )  # fmt: skip
+    item_moved = forms.BooleanField(
+        required=False, initial=True, label="A notice when the legal date of an item I own moves"
+    )

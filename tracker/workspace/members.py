@@ -9,10 +9,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from tracker.reminders.models import Message
-from tracker.reminders.services import messages_dispatch_on_commit
+from tracker.outbox import services as outbox
 from tracker.workspace.models import Invitation, Membership, Organisation
-from tracker.workspace.notifications import owner_reminders_sync, workspace_message
+from tracker.workspace.notifications import INVITATION, owner_reminders_sync, workspace_message
 
 SALT = "jalon.invitation"
 VALID_FOR = 14 * 24 * 3600
@@ -41,13 +40,12 @@ def invitation_send(*, organisation: Organisation, email: str, role: str, by) ->
         "workspace:invitation", kwargs={"token": invitation_token(invitation)}
     )
     message = workspace_message(
-        Message.Kind.INVITATION,
+        INVITATION,
         to_email=invitation.email,
         context={"invitation": invitation, "url": url},
         now=timezone.now(),
     )
-    message.save()
-    messages_dispatch_on_commit([message.pk])
+    outbox.send_many([message])
     return invitation
 
 

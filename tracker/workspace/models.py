@@ -426,14 +426,17 @@ class Incident(models.Model):
 
 
 class OwnerReminders(models.Model):
-    """The reminder-engine subscription that carries an owner's reminders for one organisation:
-    its milestones are the open items the person owns there."""
+    """What one person hears from one organisation besides their deadline reminders (those
+    are the reminder engine's, asked for through tracker.reminders.personal): each kind of
+    workspace email can be turned off from its List-Unsubscribe link and back on in settings."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    subscription = models.OneToOneField(
-        "reminders.Subscription", on_delete=models.CASCADE, related_name="owner_link"
+    overdue_digest = models.BooleanField(default=True, help_text="Weekly digest of overdue items.")
+    incident_clock = models.BooleanField(
+        default=True, help_text="Daily reminder of an unreported incident's deadline."
     )
+    item_moved = models.BooleanField(default=True, help_text="Notice when an item's date moves.")
 
     class Meta:
         verbose_name_plural = "owner reminders"

@@ -1,8 +1,11 @@
-"""What the workspace tells people by email: owners' deadline reminders (through the reminder
+"""What the workspace tells people by email: owners' deadline reminders (asked of the reminder
 engine), a weekly digest of overdue items, daily incident-clock reminders, and moved dates.
 
-Periodic emails carry a dedupe key (owner and week, incident and day, item and new date), so
-planning one twice is harmless; the reminder sweep dispatches them like any other message.
+Everything goes out through the outbox. Periodic emails carry a dedupe key (owner and week,
+incident and day, item and change), so planning one twice is harmless; the reminder sweep
+dispatches them like any other message. Each recurring kind can be stopped from its own
+List-Unsubscribe link (see mail_settings.py). One incident or item that cannot be written
+fails alone, recorded as a failed message the admin sees.
 """
 
 from __future__ import annotations
@@ -11,76 +14,84 @@ import datetime as dt
 from itertools import groupby
 
 from django.conf import settings
-from django.db import transaction
+from django.db.models import Min
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from tracker.catalogue.models import Milestone, MilestoneChange
-from tracker.reminders.emails import automatic_headers, render_plain, subject_line
-from tracker.reminders.models import Message, Reminder, Subscription
-from tracker.reminders.services import reminders_plan
+from tracker.outbox import services as outbox
+from tracker.outbox.models import Message
+from tracker.reminders.emails import automatic_headers, render_plain, unsubscribe_headers
+from tracker.reminders.personal import personal_follow
 from tracker.workspace.clocks import report_periods
-from tracker.workspace.models import Incident, OwnerReminders, TrackedItem
+from tracker.workspace.mail_settings import (
+    owner_key,
+    settings_url,
+    stop_url,
+    turned_off,
+)
+from tracker.workspace.models import Incident, TrackedItem
 
 OPEN = [TrackedItem.Status.NOT_STARTED, TrackedItem.Status.IN_PROGRESS]
 
+# The kinds of email the workspace sends (its own labels in the outbox).
+OVERDUE_DIGEST = "overdue_digest"
+INCIDENT_CLOCK = "incident_clock"
+ITEM_MOVED = "item_moved"
+INVITATION = "invitation"
+
 
 def workspace_message(
-    kind: str, *, to_email: str, context: dict, now: dt.datetime, key: str | None = None
-) -> Message:
-    """An unsaved outbox message rendered from templates/workspace/email/<kind>_*.txt."""
+    kind: str, *, to_email: str, context: dict, now: dt.datetime, key: str | None = None,
+    stop: dict | None = None, topic: str = "",
+):  # fmt: skip
+    """An unsaved outbox message rendered from templates/workspace/email/<kind>_*.txt.
+
+    `stop` ({"user_id", "organisation_id", "organisation"}) makes it list mail: a footer with
+    the person's settings and a link that stops this kind, and the RFC 8058 headers.
+    """
+    headers = automatic_headers("en")
+    if stop is not None:
+        context = {
+            **context,
+            "stop_url": stop_url(
+                kind=kind, user_id=stop["user_id"], organisation_id=stop["organisation_id"]
+            ),
+            "settings_url": settings_url(stop["organisation"]),
+        }
+        headers |= unsubscribe_headers(context["stop_url"])
     base = f"workspace/email/{kind}"
-    return Message(
-        kind=kind,
-        to_email=to_email,
-        dedupe_key=key,
-        subject=subject_line(render_plain(f"{base}_subject.txt", context)),
-        body_text=render_plain(f"{base}_body.txt", context),
-        headers=automatic_headers("en"),
-        next_attempt_at=now,
-    )
+    return outbox.message(
+        to=to_email, kind=kind, dedupe_key=key, at=now, topic=topic,
+        subject=render_plain(f"{base}_subject.txt", context),
+        text=render_plain(f"{base}_body.txt", context),
+        headers=headers,
+    )  # fmt: skip
 
 
-def _queue(messages: list[Message]) -> int:
+def _queue(messages) -> int:
     """Store the messages not stored before; the sweep sends them."""
-    before = Message.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]).count()
-    Message.objects.bulk_create(messages, ignore_conflicts=True)
-    return len(messages) - before
+    return len(outbox.send_many(messages, dispatch=False))
 
 
-def _owner_link_create(*, organisation, user) -> OwnerReminders:
-    subscription = Subscription.objects.create(
-        email=user.email,
-        status=Subscription.Status.ACTIVE,
-        confirmed_at=timezone.now(),
-        move_notices=False,  # items_flag_moved_milestone tells owners, with their item
-    )
-    return OwnerReminders.objects.create(
-        organisation=organisation, user=user, subscription=subscription
-    )
-
-
-@transaction.atomic
 def owner_reminders_sync(*, organisation, user) -> None:
-    """Point the owner's reminder subscription at the open items they own, and plan it."""
-    milestone_ids = list(
+    """Ask the reminder engine to remind the person of the open items they own here, counting
+    down to their target date where they set one (the earliest, if several items share a
+    milestone)."""
+    rows = (
         TrackedItem.objects.filter(
             organisation=organisation, owner=user, applies=True, status__in=OPEN
-        ).values_list("milestone_id", flat=True)
+        )
+        .values("milestone_id")
+        .annotate(target=Min("target_date"))
     )
-    link = OwnerReminders.objects.filter(organisation=organisation, user=user).first()
-    if link is None:
-        if not milestone_ids or not user.email:
-            return
-        link = _owner_link_create(organisation=organisation, user=user)
-    subscription = link.subscription
-    subscription.milestones.set(milestone_ids)
-    subscription.reminders.filter(status=Reminder.Status.PENDING).exclude(
-        milestone_id__in=milestone_ids
-    ).delete()
-    today = timezone.now().astimezone(timezone.get_current_timezone()).date()
-    reminders_plan(subscription=subscription, today=today)
+    personal_follow(
+        key=owner_key(organisation_id=organisation.pk, user_id=user.pk),
+        email=user.email,
+        targets={row["milestone_id"]: row["target"] for row in rows},
+        manage_url=settings_url(organisation),
+    )
 
 
 def overdue_digests(*, now: dt.datetime) -> int:
@@ -92,9 +103,11 @@ def overdue_digests(*, now: dt.datetime) -> int:
         .annotate(due=Coalesce("target_date", "milestone__date"))
         .filter(due__lt=today)
         .exclude(owner__email="")
+        .exclude(turned_off(OVERDUE_DIGEST, organisation_ref="organisation_id",
+                            user_ref="owner_id"))
         .select_related("milestone", "organisation", "owner")
         .order_by("owner_id", "due")
-    )
+    )  # fmt: skip
     messages = []
     for _, group in groupby(items, key=lambda item: item.owner_id):
         group = list(group)
@@ -108,35 +121,59 @@ def overdue_digests(*, now: dt.datetime) -> int:
                 for item in group
             ],
         }  # fmt: skip
-        messages.append(workspace_message(
-            Message.Kind.OVERDUE_DIGEST, to_email=owner.email,
-            key=f"overdue:{owner.pk}:{year}-W{week:02d}", context=context, now=now,
-        ))  # fmt: skip
+        stop = {"user_id": owner.pk, "organisation_id": None, "organisation": group[0].organisation}
+        try:
+            messages.append(workspace_message(
+                OVERDUE_DIGEST, to_email=owner.email, key=f"overdue:{owner.pk}:{year}-W{week:02d}",
+                context=context, now=now, stop=stop,
+            ))  # fmt: skip
+        except Exception as exc:  # one owner's digest fails alone, where the admin sees it
+            outbox.failure_record(
+                to=owner.email, kind=OVERDUE_DIGEST, what=f"overdue digest for {owner}",
+                error=exc, dedupe_key=f"overdue:{owner.pk}:{year}-W{week:02d}",
+            )  # fmt: skip
     return _queue(messages)
 
 
 def incident_reminders(*, now: dt.datetime) -> int:
     """Every day until an incident is marked reported, remind its owner of the deadline, counted
-    where the incident occurred (the catalogue's periods are read once per run)."""
+    where the incident occurred (the catalogue's periods are read once per run).
+
+    An incident that cannot be written (a date the clock cannot count from, say) fails alone:
+    it is recorded as a failed message with its error, and every other incident is served.
+    """
     today = timezone.localdate(now)
     periods = report_periods()
     messages = []
-    open_incidents = Incident.objects.filter(reported_at=None, owner__isnull=False).exclude(
-        owner__email=""
-    )
+    open_incidents = (
+        Incident.objects.filter(reported_at=None, owner__isnull=False)
+        .exclude(owner__email="")
+        .exclude(turned_off(INCIDENT_CLOCK, organisation_ref="organisation_id",
+                            user_ref="owner_id"))
+    )  # fmt: skip
     for incident in open_incidents.select_related("owner", "system", "organisation"):
-        clock = incident.clock(periods=periods)
-        context = {
-            "incident": incident,
-            "clock": clock,
-            "hours_left": clock.hours_left(now),
-            "url": settings.SITE_URL
-            + reverse("workspace:incidents", kwargs={"slug": incident.organisation.slug}),
-        }
-        messages.append(workspace_message(
-            Message.Kind.INCIDENT_CLOCK, to_email=incident.owner.email,
-            key=f"incident:{incident.pk}:{today}", context=context, now=now,
-        ))  # fmt: skip
+        key = f"incident:{incident.pk}:{today}"
+        try:
+            clock = incident.clock(periods=periods)
+            context = {
+                "incident": incident,
+                "clock": clock,
+                "hours_left": clock.hours_left(now),
+                "url": settings.SITE_URL
+                + reverse("workspace:incidents", kwargs={"slug": incident.organisation.slug}),
+            }
+            stop = {"user_id": incident.owner_id, "organisation_id": incident.organisation_id,
+                    "organisation": incident.organisation}  # fmt: skip
+            messages.append(workspace_message(
+                INCIDENT_CLOCK, to_email=incident.owner.email, key=key, context=context,
+                now=now, stop=stop, topic=f"incident:{incident.pk}",
+            ))  # fmt: skip
+        except Exception as exc:
+            outbox.failure_record(
+                to=incident.owner.email, kind=INCIDENT_CLOCK, error=exc, dedupe_key=key,
+                what=f"incident #{incident.pk} reminder ({incident.organisation.name})",
+                topic=f"incident:{incident.pk}",
+            )  # fmt: skip
     return _queue(messages)
 
 
@@ -144,7 +181,8 @@ def items_flag_moved_milestone(*, change: MilestoneChange, milestone: Milestone)
     """Flag every organisation's open items for a moved milestone and tell each owner once.
 
     Set-based: one UPDATE flags the items, the notices are written in one statement with a
-    dedupe key per item and change, so running it again sends nothing twice.
+    dedupe key per item and change, so running it again sends nothing twice. Notices still
+    queued about an earlier move of the same milestone are cancelled: they are no longer true.
     """
     items = TrackedItem.objects.filter(milestone=milestone, status__in=OPEN)
     flagged = items.update(changed_in_catalogue=True)
@@ -152,41 +190,29 @@ def items_flag_moved_milestone(*, change: MilestoneChange, milestone: Milestone)
     messages, errors = [], []
     owned = (
         items.filter(owner__isnull=False).exclude(owner__email="")
+        .exclude(turned_off(ITEM_MOVED, organisation_ref="organisation_id", user_ref="owner_id"))
         .select_related("owner", "organisation")
     )  # fmt: skip
+    topic = f"milestone:{milestone.pk}"
     for item in owned:
         try:
             messages.append(workspace_message(
-                Message.Kind.ITEM_MOVED, to_email=item.owner.email,
-                key=f"moved:{change.pk}:i{item.pk}",
+                ITEM_MOVED, to_email=item.owner.email, key=f"moved:{change.pk}:i{item.pk}",
                 context={"item": item, "milestone": milestone, "old_date": change.old_date,
                          "url": settings.SITE_URL + reverse(
                              "workspace:item",
                              kwargs={"slug": item.organisation.slug, "pk": item.pk})},
-                now=now,
+                now=now, topic=topic,
+                stop={"user_id": item.owner_id, "organisation_id": item.organisation_id,
+                      "organisation": item.organisation},
             ))  # fmt: skip
         except Exception as exc:  # one item's bad data fails alone, recorded on the receipt
             errors.append({"item": item.pk, "error": f"{exc!r}"[:300]})
-    return {"flagged": flagged, "notices": _queue(messages), "errors": errors}
-
-
-@transaction.atomic
-def owner_reminders_configure(
-    *, organisation, user, lead_days: list[int], tz: str, send_hour: int
-) -> None:
-    """Set the owner's lead times, time zone and hour, and plan their reminders again."""
-    link = OwnerReminders.objects.filter(organisation=organisation, user=user).first()
-    if link is None:
-        subscription = Subscription.objects.create(
-            email=user.email, status=Subscription.Status.ACTIVE, confirmed_at=timezone.now(),
-            move_notices=False,
-        )  # fmt: skip
-        link = OwnerReminders.objects.create(
-            organisation=organisation, user=user, subscription=subscription
-        )
-    subscription = link.subscription
-    subscription.lead_days, subscription.timezone = lead_days, tz
-    subscription.send_hour = send_hour
-    subscription.save(update_fields=["lead_days", "timezone", "send_hour"])
-    subscription.reminders.filter(status=Reminder.Status.PENDING).delete()
-    owner_reminders_sync(organisation=organisation, user=user)
+    superseded = outbox.messages_cancel(
+        Message.objects.filter(kind=ITEM_MOVED, topic=topic).exclude(
+            dedupe_key__startswith=f"moved:{change.pk}:"
+        ),
+        reason=f"Superseded: the date moved again (change {change.pk}).",
+    )
+    return {"flagged": flagged, "notices": _queue(messages), "errors": errors,
+            "superseded": len(superseded)}  # fmt: skip

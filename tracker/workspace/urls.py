@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("import/", import_views.organisation_import_view, name="import"),
+    path("mail/stop/<str:token>/", views.mail_stop, name="mail_stop"),
     path("<slug:slug>/", views.timeline, name="timeline"),
     path("<slug:slug>/members/", views.members, name="members"),
     path("<slug:slug>/my-reminders/", views.my_reminders, name="my_reminders"),

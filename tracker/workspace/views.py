@@ -5,11 +5,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tracker.reminders.models import Subscription
+from tracker.reminders.personal import personal_configure, personal_settings
+from tracker.workspace import mail_settings, services
 from tracker.workspace import members as members_services
-from tracker.workspace import notifications, services
 from tracker.workspace.forms import (
     CompanyFactsForm,
     InvitationForm,
@@ -19,7 +20,8 @@ from tracker.workspace.forms import (
     SignupForm,
     SystemForm,
 )
-from tracker.workspace.models import AISystem, Membership, OwnerReminders
+from tracker.workspace.models import AISystem, Membership
+from tracker.workspace.notifications import owner_reminders_sync
 from tracker.workspace.selectors import (
     items_for,
     membership_get,
@@ -201,21 +203,47 @@ def invitation(request, token):
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_reminders(request, slug):
-    """When I hear about the items I own here: lead times, time zone, hour."""
+    """What I hear about the items I own here, and when: my deadline reminders (the reminder
+    engine's, back on even after I used an email's unsubscribe link) and each workspace email."""
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
-    link = OwnerReminders.objects.filter(organisation=org, user=request.user).first()
-    current = link.subscription if link else Subscription()
-    initial = {"lead_days": ", ".join(map(str, current.lead_days)),
-               "timezone": current.timezone, "send_hour": current.send_hour}  # fmt: skip
+    key = mail_settings.owner_key(organisation_id=org.pk, user_id=request.user.pk)
+    current = personal_settings(key=key)
+    flags = mail_settings.mail_settings(organisation=org, user=request.user)
+    initial = {"enabled": current.enabled, "lead_days": ", ".join(map(str, current.lead_days)),
+               "timezone": current.timezone, "send_hour": current.send_hour,
+               **{name: getattr(flags, name) for name in mail_settings.STOPPABLE}}  # fmt: skip
     form = ReminderSettingsForm(request.POST or None, initial=initial)
     saved = False
     if request.method == "POST" and form.is_valid():
-        notifications.owner_reminders_configure(
-            organisation=org, user=request.user, lead_days=form.cleaned_data["lead_days"],
-            tz=form.cleaned_data["timezone"], send_hour=form.cleaned_data["send_hour"],
+        data = form.cleaned_data
+        personal_configure(
+            key=key, email=request.user.email, manage_url=mail_settings.settings_url(org),
+            enabled=data["enabled"], lead_days=data["lead_days"], tz=data["timezone"],
+            send_hour=data["send_hour"],
+        )  # fmt: skip
+        owner_reminders_sync(organisation=org, user=request.user)
+        mail_settings.mail_settings_save(
+            organisation=org, user=request.user,
+            **{name: data[name] for name in mail_settings.STOPPABLE},
         )  # fmt: skip
         saved = True
-    context = {"membership": membership, "org": org, "form": form, "saved": saved}
+        current = personal_settings(key=key)
+    context = {"membership": membership, "org": org, "form": form, "saved": saved,
+               "current": current}  # fmt: skip
     return render(request, "workspace/my_reminders.html", context,
                   status=400 if form.errors else 200)  # fmt: skip
+
+
+@csrf_exempt  # RFC 8058: mail clients POST here without a CSRF token; the signed token is the proof
+@require_http_methods(["GET", "POST"])
+def mail_stop(request, token):
+    """One-click stop of one kind of workspace email: GET asks (link scanners must not act)."""
+    found = mail_settings.stop_from_token(token)
+    if found is None:
+        return render(request, "reminders/link_invalid.html", status=404)
+    label = ReminderSettingsForm.base_fields[found["k"]].label
+    if request.method == "POST":
+        mail_settings.mail_stop(kind=found["k"], user_id=found["u"], organisation_id=found["o"])
+        return render(request, "workspace/mail_stopped.html", {"label": label})
+    return render(request, "workspace/mail_stop.html", {"label": label})
