@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "tracker.catalogue",
+    "tracker.accounts",
     "tracker.outbox",
     "tracker.reminders",
     "tracker.workspace",

@@ -1,8 +1,6 @@
 import datetime as dt
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
 from tracker.reminders.forms import ReminderTimingForm
@@ -14,14 +12,6 @@ from tracker.workspace.models import (
     Organisation,
     TrackedItem,
 )
-
-
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(help_text="For password resets and reminders.")
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ["username", "email"]
 
 
 class OrganisationForm(forms.Form):

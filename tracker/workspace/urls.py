@@ -1,18 +1,18 @@
 from django.urls import path
 
-from tracker.workspace import dashboard_urls, import_views, incident_views, views
+from tracker.workspace import dashboard_urls, import_views, incident_views, member_views, views
 
 app_name = "workspace"
 urlpatterns = [
     *dashboard_urls.urlpatterns,
     path("", views.home, name="home"),
-    path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("invitations/<str:token>/", member_views.invitation, name="invitation"),
     path("import/", import_views.organisation_import_view, name="import"),
     path("mail/stop/<str:token>/", views.mail_stop, name="mail_stop"),
     path("<slug:slug>/", views.timeline, name="timeline"),
-    path("<slug:slug>/members/", views.members, name="members"),
+    path("<slug:slug>/members/", member_views.members, name="members"),
     path("<slug:slug>/my-reminders/", views.my_reminders, name="my_reminders"),
-    path("<slug:slug>/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("<slug:slug>/members/<int:pk>/remove/", member_views.member_remove, name="member_remove"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/systems/", views.systems, name="systems"),
     path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),
