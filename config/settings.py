@@ -6,7 +6,10 @@ DATABASE_URL, REDIS_URL or EMAIL_HOST switches to the real services. A malformed
 stops start-up with a message naming the variable (environs parses strictly).
 """
 
+import datetime as dt
+import os
 import secrets
+import time
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -21,14 +24,28 @@ env.read_env(BASE_DIR / ".env", recurse=False)
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    """SECRET_KEY from the environment, else one generated once into SECRET_KEY_FILE.
+
+    The file is created exclusively, so processes that start together (web, worker, beat
+    sharing a volume) agree on one key: the first writes it, the others read it.
+    """
     if value := env.str("SECRET_KEY", ""):
         return value
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    path = env.path("SECRET_KEY_FILE", VAR_DIR / "secret_key")
+    path = path if path.is_absolute() else BASE_DIR / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this very moment
+            if value := path.read_text().strip():
+                return value
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} is empty: delete it or set SECRET_KEY") from None
+    value = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as file:
+        file.write(value)
+    return value
 
 
 DEBUG = env.bool("DEBUG", False)
@@ -52,6 +69,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
+    "csp",
     "tracker.catalogue",
     "tracker.accounts",
     "tracker.outbox",
@@ -71,7 +90,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -90,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tracker.accounts.context_processors.email_verification",
             ],
         },
     },
@@ -105,6 +128,33 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out account or client before any password is checked.
+# Then one backend for the email address (case-insensitive) or the username.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "tracker.accounts.backends.EmailOrUsernameBackend",
+]
+# Brute force (docs/accounts.md): LOGIN_FAILURE_LIMIT failed sign-ins per account, and
+# separately per client address, lock it out until LOGIN_COOLOFF_MINUTES have passed since the
+# last failure, even with the right password. Everything that authenticates goes through
+# django.contrib.auth.authenticate (the site, the admin), so all of it is covered; the API
+# takes sessions only. `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` unlock.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_USERNAME_CALLABLE = "tracker.accounts.lockout.attempted_account"
+AXES_CLIENT_IP_CALLABLE = "tracker.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "tracker.accounts.lockout.lockout_response"
+# A success does not clear the failures: otherwise anyone with an account of their own could
+# wipe their address's count between guesses at someone else's.
+AXES_RESET_ON_SUCCESS = False
+# Successful sign-ins are not logged (addresses and browsers kept forever); failures are, for
+# the cool-off window.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
+EMAIL_VERIFICATION_MAX_AGE = dt.timedelta(days=env.int("EMAIL_VERIFICATION_DAYS", 3))
+EMAIL_VERIFICATION_RESEND_AFTER = dt.timedelta(minutes=10)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -235,12 +285,21 @@ OUTBOX_DAILY_CAPS = {
     "manage": 1,
     "invitation": 5,
     "test": 10,
+    "verify_email": 5,
+    "account_exists": 3,
+    "password_reset": 5,
+    # A legal clock is the mail we can least afford to drop: one per open incident per person
+    # per day, and the incidents are recorded by members of the person's own organisations.
+    "incident_clock": env.int("OUTBOX_INCIDENT_CAP", 200),
+    "incident_recorded": env.int("OUTBOX_INCIDENT_CAP", 200),
 }
 
 REST_FRAMEWORK = {
     # Throttles key on the client address: X-Forwarded-For is read only behind this many
     # trusted proxies (0: never, so a forged header cannot pose as another client).
     "NUM_PROXIES": env.int("TRUSTED_PROXIES", 0),
+    # Sessions only: no HTTP Basic, so the API is no way around the sign-in lockout.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.Pagination",
@@ -271,10 +330,32 @@ SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31536000 if SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
-SECURE_HSTS_PRELOAD = SECURE
+# Preloading is a promise to browsers that is slow to take back: opt in with
+# SECURE_HSTS_PRELOAD=true once every subdomain serves HTTPS, then submit the domain to
+# hstspreload.org. Off, the deploy check's reminder about it (W021) is silenced on purpose.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp 4): scripts and styles from our own origin only, no
+# inline script, no style attribute, never framed. The one page that needs more (the API's
+# Redoc docs) loosens it for itself in config/urls.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

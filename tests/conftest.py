@@ -6,16 +6,20 @@ a real service. Outside CI they skip with the reason; under CI=true a missing se
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Group
 from django.db import connection
 
 from tests.factories import UserFactory
+from tests.pipeline_support import FaultySMTPHandler, RedisServer, Worker
+from tests.smtp import free_port
 from tracker.catalogue.pack_load import catalogue_load_file
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -221,3 +225,60 @@ def new_page(browser):
 @pytest.fixture
 def page(new_page):
     return new_page(viewport={"width": 1280, "height": 900})
+
+
+# Servers and workers a pipeline test starts and stops (tests/pipeline_support.py) ---------
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    require(shutil.which("redis-server") is not None, "no redis-server binary on PATH")
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_server_with(caplog):
+    """Start an SMTP server on loopback with a FaultySMTPHandler made from the arguments."""
+    caplog.set_level(logging.WARNING, logger="mail.log")  # aiosmtpd logs every command
+    controllers = []
+
+    def start(**handler_options) -> tuple[FaultySMTPHandler, int]:
+        handler = FaultySMTPHandler(**handler_options)
+        port = free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        controllers.append(controller)
+        return handler, port
+
+    try:
+        yield start
+    finally:
+        for controller in controllers:
+            controller.stop()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    started: list[Worker] = []
+
+    def start(*, broker_url: str, smtp_port: int, concurrency: int = 2) -> Worker:
+        worker = Worker(
+            broker_url=broker_url,
+            smtp_port=smtp_port,
+            concurrency=concurrency,
+            log_path=tmp_path / f"worker{len(started) + 1}.log",
+        )
+        started.append(worker)
+        worker.start()
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()

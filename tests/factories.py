@@ -2,7 +2,9 @@ import datetime as dt
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from tracker.accounts.models import EmailVerification
 from tracker.catalogue.models import Amendment, Confidence, Milestone, Regulation, Role, Scope
 
 
@@ -10,10 +12,20 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
     password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def verified(user, create, extracted, **kwargs):
+        """The address is verified unless `UserFactory(verified=False)`: most tests are about
+        people who may receive mail; those about unverified accounts say so."""
+        if create and extracted is not False and user.email:
+            EmailVerification.objects.get_or_create(
+                user=user, defaults={"email": user.email, "verified_at": timezone.now()}
+            )
 
 
 class RegulationFactory(factory.django.DjangoModelFactory):

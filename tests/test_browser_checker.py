@@ -72,11 +72,15 @@ def test_a_visitor_checks_a_cv_screener_and_saves_it_to_a_new_workspace(page, si
     # Save it: sign up first, and come back to the import
     page.get_by_role("link", name="Save to my workspace").click()
     expect(page.locator("h1")).to_have_text("Create an account")
-    page.get_by_label("Username").fill("ada")
     page.get_by_label("Email").fill("ada@example.org")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password confirmation").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    page.get_by_role("link", name="sign in", exact=True).click()
+    page.get_by_label("Email or username").fill("ada@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
 
     expect(page.locator("h1")).to_have_text("Save the check to your workspace")
     expect(page.locator("table.data tbody td").first).to_have_text("CV screener")

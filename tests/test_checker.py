@@ -19,6 +19,7 @@ from django.test import Client
 
 from tests.factories import UserFactory
 from tracker.catalogue.models import Milestone
+from tracker.outbox.models import Message
 from tracker.workspace import applicability as law
 from tracker.workspace.checker import applicability_answer
 from tracker.workspace.facts import facts_parse
@@ -392,12 +393,14 @@ def test_saving_asks_an_anonymous_visitor_to_sign_up_and_come_back(client):
     assert parse_qs(target.query)["next"] == [url]
     # Signing up follows `next` back to the import
     signup = client.post(f"/accounts/signup/?{target.query}", {
-        "username": "ada", "email": "ada@example.org",
+        "email": "ada@example.org",
         "password1": "a long enough passphrase", "password2": "a long enough passphrase",
         "next": url,
     })  # fmt: skip
     assert signup.status_code == 302
-    assert signup["Location"] == url
+    verify = Message.objects.get(kind="verify_email", to_email="ada@example.org")
+    confirmed = client.post(re.search(r"/accounts/verify/\S+/", verify.body_text).group(0))
+    assert confirmed["Location"] == url
 
 
 def test_the_import_page_confirms_the_name_and_shows_the_systems(client, ada):

@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from tests.factories import MilestoneFactory, RegulationFactory, UserFactory
 from tracker.catalogue.models import Milestone
-from tracker.workspace.models import AISystem, Membership, TrackedItem
+from tracker.workspace.models import AISystem, Membership, Organisation, TrackedItem
 from tracker.workspace.services import organisation_create
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,16 @@ def org(officer, teammate):
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(username="staff", is_staff=True)
+    """Staff allowed to view organisations: what the staff overview asks for."""
+    user = UserFactory(username="staff", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_organisation"))
+    return user
+
+
+@pytest.fixture
+def plain_staff(db):
+    """Staff with no permission on organisations (a catalogue editor, say)."""
+    return UserFactory(username="plain-staff", is_staff=True)
 
 
 def _milestone(key, category, date, **extra) -> Milestone:
@@ -66,7 +76,8 @@ def _reason(system=None) -> dict:
 
 @pytest.fixture
 def acme(org, officer, teammate):
-    """Twelve items, eleven applying. Worked out for 10 March 2026:
+    """Twelve items, eleven applying, in an organisation on Jalon since 1 January 2025 (so a
+    legal date after that, missed, is overdue). Worked out for 10 March 2026:
 
     status: 1 done, 1 not applicable, 2 in progress, 7 not started (11; 2 closed: 18%)
     overdue: literacy (2 Feb 2025), gpai (target 31 Dec 2025, legal date later)
@@ -77,6 +88,9 @@ def acme(org, officer, teammate):
     by system: CV screener 1 in progress + 1 not started; Chatbot 2 not started; whole company 7
     owners (open): officer 3 (1 overdue), teammate 2 (1 overdue), nobody 4
     """
+    joined = dt.datetime(2025, 1, 1, 9, tzinfo=ZoneInfo("Europe/Brussels"))
+    Organisation.objects.filter(pk=org.pk).update(created_at=joined)
+    org.refresh_from_db()
     cv = AISystem.objects.create(
         organisation=org,
         name="CV screener",
@@ -108,8 +122,16 @@ def acme(org, officer, teammate):
             owner=owner, target_date=target, reasons=[_reason(system)],
             applies=key != "review-1",
             not_applicable_reason="We use no such practice" if status == "not_applicable" else "",
+            **(STOPPED if key == "review-1" else {}),
         )  # fmt: skip
     return {"cv": cv, "bot": bot, "items": items}
+
+
+STOPPED = {
+    "stopped_at": dt.datetime(2026, 2, 20, 9, tzinfo=ZoneInfo("Europe/Brussels")),
+    "stopped_reason": "The rules no longer select it since the system “Chatbot” was removed "
+    "from the inventory.",
+}
 
 
 def seed(org, size: int, users, system, start=0) -> None:
@@ -208,11 +230,11 @@ def lists(html: str) -> dict[str, list[str]]:
     return parser.lists
 
 
+COUNTS = ("done", "not-applicable", "in-progress", "to-confirm", "not-started", "overdue")
+
+
 def counts(html: str) -> dict[str, str]:
-    return {
-        name: html.split(f'id="count-{name}">', 1)[1].split("<", 1)[0]
-        for name in ("done", "not-applicable", "in-progress", "not-started", "overdue")
-    }
+    return {name: html.split(f'id="count-{name}">', 1)[1].split("<", 1)[0] for name in COUNTS}
 
 
 def dashboard_url(org) -> str:
@@ -235,27 +257,28 @@ def test_the_dashboard_shows_the_exact_figures(client, officer, org, acme):
     html = response.content.decode()
     assert "<html" in html
     assert counts(html) == {"done": "1", "not-applicable": "1", "in-progress": "2",
-                            "not-started": "7", "overdue": "2"}  # fmt: skip
+                            "to-confirm": "0", "not-started": "7", "overdue": "2"}  # fmt: skip
     assert "11 tracked items apply." in html
     assert lists(html)["next-deadlines"] == [
         "Penalties", "Transparency", "High risk iii", "High risk i", "Review 2",
     ]  # fmt: skip
     assert lists(html)["overdue"] == ["Literacy", "Gpai"]
     found = tables(html)
-    assert [row[:6] for row in found["by-category"]] == [
-        ["Entry into force", "1", "0", "0", "0", "1"],
-        ["Obligations apply", "0", "1", "2", "4", "7"],
-        ["Review and evaluation", "0", "0", "0", "1", "1"],
-        ["Enforcement and penalties", "0", "0", "0", "1", "1"],
-        ["Incidents", "0", "0", "0", "1", "1"],
+    # done, not applicable, in progress, in force to confirm, not started, total
+    assert [row[:7] for row in found["by-category"]] == [
+        ["Entry into force", "1", "0", "0", "0", "0", "1"],
+        ["Obligations apply", "0", "1", "2", "0", "4", "7"],
+        ["Review and evaluation", "0", "0", "0", "0", "1", "1"],
+        ["Enforcement and penalties", "0", "0", "0", "0", "1", "1"],
+        ["Incidents", "0", "0", "0", "0", "1", "1"],
     ]
-    assert [row[6] for row in found["by-category"]] == [
+    assert [row[7] for row in found["by-category"]] == [
         "100% closed", "14% closed", "0% closed", "0% closed", "0% closed",
     ]  # fmt: skip
-    assert [row[:6] for row in found["by-system"]] == [
-        ["Chatbot", "0", "0", "0", "2", "2"],
-        ["CV screener", "0", "0", "1", "1", "2"],
-        ["Whole company (no one system)", "1", "1", "1", "4", "7"],
+    assert [row[:7] for row in found["by-system"]] == [
+        ["Chatbot", "0", "0", "0", "0", "2", "2"],
+        ["CV screener", "0", "0", "1", "0", "1", "2"],
+        ["Whole company (no one system)", "1", "1", "1", "0", "4", "7"],
     ]
     assert found["owners"] == [["officer", "3", "1"], ["teammate", "2", "1"],
                                ["Nobody yet", "4", "0"]]  # fmt: skip
@@ -275,7 +298,8 @@ def test_the_timeline_chart_is_an_accessible_svg_with_one_dot_per_dated_item(
     assert '<title id="chart-title">' in chart
     assert (
         '<desc id="chart-desc">10 dated items from 1 August 2024 to 31 December 2030: 1 done, '
-        "1 not applicable, 2 in progress, 6 not started; 2 overdue. Today is 10 March 2026. "
+        "1 not applicable, 2 in progress, 0 in force to confirm, 6 not started; 2 overdue. "
+        "Today is 10 March 2026. "
         "1 item runs from an event and has no date, so it is not drawn.</desc>"
     ) in chart
     assert chart.count('<circle class="dot') == 10
@@ -370,7 +394,8 @@ def test_the_filter_form_works_with_and_without_htmx(client, officer, org, acme)
 
     html = client.get(dashboard_url(org)).content.decode()
 
-    form = html.split("<form", 2)[2].split(">", 1)[0]  # the first form is the sign-out button
+    label = html.index('aria-label="Filter the dashboard"')  # other forms: sign out, banners
+    form = html[html.rindex("<form", 0, label) : html.index(">", label)]
     assert 'method="get"' in form
     assert f'action="{dashboard_url(org)}"' in form
     assert f'hx-get="{dashboard_url(org)}"' in form
@@ -379,6 +404,7 @@ def test_the_filter_form_works_with_and_without_htmx(client, officer, org, acme)
     assert '<div id="dashboard-results"' in html
     assert '/static/web/htmx.min.js"' in html
     assert '/static/web/dashboard.css"' in html
+    assert " style=" not in html  # a strict CSP without 'unsafe-inline' is coming
 
 
 def test_an_organisation_with_nothing_tracked_gets_a_pointer_not_an_error(client, officer, org):
@@ -412,17 +438,19 @@ def test_the_export_has_one_row_per_applying_item(client, officer, org, acme):
     assert response["Content-Disposition"] == 'attachment; filename="jalon-acme-ai-2026-03-10.csv"'
     rows = _rows(response)
     assert rows[0] == ["Milestone key", "Title", "Legal basis", "Legal date", "Target date",
-                       "Status", "Owner", "Notes", "Evidence links", "Reasons"]  # fmt: skip
-    assert len(rows) == 1 + 11
+                       "Status", "Owner", "Notes", "Evidence links", "Reasons", "Applies",
+                       "No longer applies since", "Why it no longer applies"]  # fmt: skip
+    assert len(rows) == 1 + 12  # the 11 that apply, then the one that no longer does
     by_key = {row[0]: row for row in rows[1:]}
-    assert "review-1" not in by_key
     assert by_key["gpai"] == [
         "gpai", "Gpai", "Art. 113", "2026-08-02", "2025-12-31", "In progress", "teammate",
         'Gap analysis, then "model card"', "https://example.org/a https://example.org/b",
-        "Because of CV screener; Because of Chatbot",
+        "Because of CV screener; Because of Chatbot", "Yes", "", "",
     ]  # fmt: skip
     assert by_key["incident-report"][3:7] == ["", "", "Not started", ""]
     assert [row[0] for row in rows[1:4]] == ["entry-into-force", "literacy", "prohibitions"]
+    assert rows[-1][0] == "review-1"
+    assert rows[-1][10:] == ["No longer", "2026-02-20", STOPPED["stopped_reason"]]
 
 
 @pytest.mark.parametrize(
@@ -492,6 +520,24 @@ def test_staff_see_every_organisation_with_exact_figures(client, org, acme, outs
         ["Acme AI (acme-ai)", "2", "3", "11", "1", "18%", "2"],
         ["Other Co (other-co)", "1", "0", "0", "0", "0%", "0"],
     ]
+
+
+def test_staff_without_the_permission_are_refused_and_not_offered_the_link(
+    client, org, acme, plain_staff, staff, officer
+):
+    plain_staff.user_permissions.add(Permission.objects.get(codename="view_trackeditem"))
+    Membership.objects.create(organisation=org, user=plain_staff, role="viewer")
+    client.force_login(plain_staff)
+
+    response = client.get(reverse("workspace:staff_dashboard"))
+    own = client.get(dashboard_url(org)).content.decode()
+
+    assert response.status_code == 403
+    assert "Acme AI" not in response.content.decode()
+    assert reverse("workspace:staff_dashboard") not in own
+    Membership.objects.create(organisation=org, user=staff, role="viewer")
+    client.force_login(staff)
+    assert reverse("workspace:staff_dashboard") in client.get(dashboard_url(org)).content.decode()
 
 
 def test_non_staff_are_sent_to_the_admin_sign_in(client, officer, org):

@@ -17,7 +17,6 @@ moves the rows' timestamps back by as much, then runs what beat runs.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 import sys
 import time
@@ -27,10 +26,8 @@ from django.db import connection
 from django.db.models import Count, F
 from django.utils import timezone
 
-from tests.conftest import require
-from tests.pipeline_support import postgres_only
+from tests.pipeline_support import ROOT, Worker, postgres_only, wait_for, web_celery_on
 from tests.smtp import free_port
-from tests.test_pipeline_faults import ROOT, RedisServer, Worker, wait_for, web_celery_on
 from tracker.catalogue.events import LEASE, REPUBLISH_AFTER, changes_publish_pending
 from tracker.catalogue.models import ChangeReceipt, Milestone, MilestoneChange, Regulation
 from tracker.catalogue.services import milestone_amend
@@ -63,17 +60,6 @@ app.worker_main(sys.argv[2:])
 @pytest.fixture(autouse=True)
 def _postgres_only():
     postgres_only()
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    require(shutil.which("redis-server") is not None, "no redis-server binary on PATH")
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class FanoutWorker(Worker):

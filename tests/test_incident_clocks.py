@@ -67,6 +67,8 @@ def deadline(periods, kinds, aware, member_state="", region="") -> dt.datetime:
 
 
 def record(org, *, kinds=("general",), aware_at, member_state="FI", region="", owner=None):
+    """Recorded through the service; owned by the organisation's owner unless said."""
+    owner = owner or org.memberships.get(role="owner").user
     return incident_record(
         organisation=org, system=org.systems.get(), kinds=list(kinds), member_state=member_state,
         region=region, aware_at=aware_at, description="", owner=owner,
@@ -318,7 +320,7 @@ def test_a_future_awareness_time_is_refused_and_nothing_is_saved(client, officer
     client.force_login(officer)
     url = reverse("workspace:incidents", kwargs={"slug": org.slug})
     form = {"system": org.systems.get().pk, "member_state": "FI", "kinds": ["general"],
-            "description": "", "owner": ""}  # fmt: skip
+            "description": "", "owner": officer.pk}  # fmt: skip
 
     # It is 14:00 in Helsinki: 14:30 there has not happened yet (though it has in Lisbon).
     refused = client.post(url, {**form, "aware_at": "2026-03-03T14:30"})

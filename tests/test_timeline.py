@@ -241,3 +241,34 @@ def test_the_milestone_page_runs_a_fixed_number_of_queries(client, django_assert
     # milestone with its regulation, roles, scopes, amendments, changes
     with django_assert_num_queries(5):
         client.get(url)
+
+
+@pytest.mark.parametrize("year", ["0", "10000", "-1", "99999999999999999999"])
+def test_a_year_no_date_can_hold_is_a_400_with_the_message_on_the_page(
+    client, loaded_small_pack, year
+):
+    response = client.get("/", {"year": year})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Some filters in this address are not valid:" in html
+    assert "<li>Year: Enter a year between 1 and 9999.</li>" in html
+    assert 'href="/">Show the whole timeline</a>' in html
+
+
+def test_a_year_in_the_address_still_narrows_the_timeline(client, loaded_small_pack):
+    response = client.get("/", {"year": "2027"})
+
+    assert response.status_code == 200
+    assert [e.milestone.key for e in response.context["timeline"].dated] == ["test-high-risk"]
+
+
+@pytest.mark.parametrize("query", ["?regulation=%00", "?regulation=test%00act", "?role=%00"])
+def test_a_nul_character_in_a_public_address_is_a_4xx_not_a_500(client, loaded_small_pack, query):
+    client.raise_request_exception = False
+
+    page = client.get(f"/{query}")
+    feed = client.get(f"/changes.atom{query}")
+
+    assert page.status_code == 400
+    assert feed.status_code == (404 if "regulation" in query else 200)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from tracker.api.base import ApiView
 from tracker.workspace import applicability as law
 from tracker.workspace.checker import applicability_answer
 from tracker.workspace.facts import FactsInvalid, facts_parse
@@ -93,7 +94,7 @@ EXAMPLE = {
 }  # fmt: skip
 
 
-class ApplicabilityView(APIView):
+class ApplicabilityView(ApiView, APIView):
     """What applies to a company under the EU AI Act, by when, and why."""
 
     authentication_classes = []

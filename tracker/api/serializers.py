@@ -70,6 +70,17 @@ class ChangedFieldsField(serializers.JSONField):
     pass
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "anyOf": [{"format": "uri"}, {"maxLength": 0}],
+        "description": "The amending act's URL; empty when the change has none.",
+    }
+)
+class OptionalURLField(serializers.CharField):
+    pass
+
+
 class ChangeSerializer(serializers.ModelSerializer):
     """One recorded change of a milestone, the same on a milestone and in /changes/; who
     recorded it is not public."""
@@ -78,6 +89,7 @@ class ChangeSerializer(serializers.ModelSerializer):
     milestone_title = serializers.CharField(source="milestone.title", read_only=True)
     regulation = serializers.CharField(source="milestone.regulation.key", read_only=True)
     changes = ChangedFieldsField(read_only=True)
+    source_url = OptionalURLField(read_only=True)
 
     class Meta:
         model = MilestoneChange

@@ -7,14 +7,14 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
-from tracker.api.filters import ChangeFilter
+from tracker.api.base import ApiView
+from tracker.api.filters import ChangeFilter, MilestoneFilter
 from tracker.api.serializers import (
     ChangeSerializer,
     MilestoneSerializer,
     RegulationSerializer,
     SubscriptionRequestSerializer,
 )
-from tracker.catalogue.filters import MilestoneFilter
 from tracker.catalogue.models import Regulation
 from tracker.catalogue.selectors import (
     changes_queryset,
@@ -26,7 +26,7 @@ from tracker.reminders.throttles import SubscribeThrottle
 ACCEPTED = "If the address can receive email, a confirmation link is on its way."
 
 
-class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
+class MilestoneViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     """The catalogue's milestones, dated ones first in date order, each with its change log;
     filter by role, scope..."""
 
@@ -45,7 +45,7 @@ class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
         ]
     )
 )
-class ChangeViewSet(viewsets.ReadOnlyModelViewSet):
+class ChangeViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     """Every recorded change of the catalogue, newest first; filter by regulation, milestone
     and `since` (recorded at or after an ISO 8601 date and time)."""
 
@@ -54,7 +54,7 @@ class ChangeViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ChangeFilter
 
 
-class RegulationViewSet(viewsets.ReadOnlyModelViewSet):
+class RegulationViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     """The regulations and policy agendas in the catalogue."""
 
     queryset = Regulation.objects.all()
@@ -62,7 +62,7 @@ class RegulationViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "key"
 
 
-class SubscriptionViewSet(viewsets.ViewSet):
+class SubscriptionViewSet(ApiView, viewsets.ViewSet):
     """Subscribe to reminders; a confirmation email activates the subscription."""
 
     throttle_classes = [SubscribeThrottle]
@@ -74,7 +74,7 @@ class SubscriptionViewSet(viewsets.ViewSet):
             202: inline_serializer("SubscriptionAccepted", {"detail": serializers.CharField()})
         },
     )
-    def create(self, request):
+    def create(self, request, *args, **kwargs):  # `format` comes with /subscriptions.json
         serializer = SubscriptionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         subscription_request(

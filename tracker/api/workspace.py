@@ -1,11 +1,20 @@
 """Organisation-scoped API: a member reads, an editor writes; outsiders get 404."""
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
-from tracker.workspace.models import AISystem, Organisation, TrackedItem
-from tracker.workspace.selectors import items_for, membership_get
+from tracker.api.base import ApiView
+from tracker.catalogue.fields import MAX_ITEMS
+from tracker.workspace.models import (
+    AISystem,
+    Organisation,
+    TrackedItem,
+    validate_evidence_links,
+)
+from tracker.workspace.selectors import items_all_for, items_for, membership_get
 from tracker.workspace.services import item_update
 
 
@@ -28,19 +37,32 @@ class SystemSerializer(serializers.ModelSerializer):
 class ItemSerializer(serializers.ModelSerializer):
     milestone = serializers.SlugRelatedField(slug_field="key", read_only=True)
     title = serializers.CharField(source="milestone.title", read_only=True)
-    legal_date = serializers.DateField(source="milestone.date", read_only=True)
+    legal_date = serializers.DateField(
+        source="milestone.date", read_only=True, allow_null=True,
+        help_text="Null for a deadline counted from an event (an incident report).",
+    )  # fmt: skip
     owner = serializers.SlugRelatedField(
         slug_field="username", queryset=get_user_model().objects.none(), allow_null=True,
         required=False,
     )  # fmt: skip
-    evidence_links = serializers.ListField(child=serializers.URLField(), required=False)
+    evidence_links = serializers.ListField(
+        child=serializers.CharField(), required=False, max_length=MAX_ITEMS,
+        validators=[validate_evidence_links],
+    )  # fmt: skip
+
+    on_timeline = serializers.BooleanField(
+        source="is_tracked", read_only=True,
+        help_text="False when the rules no longer select it and nobody keeps it on purpose.",
+    )  # fmt: skip
 
     class Meta:
         model = TrackedItem
         fields = ["id", "milestone", "title", "legal_date", "status", "not_applicable_reason",
                   "owner", "target_date", "notes", "evidence_links", "reasons",
-                  "changed_in_catalogue"]  # fmt: skip
-        read_only_fields = ["reasons", "changed_in_catalogue"]
+                  "changed_in_catalogue", "on_timeline", "applies", "stopped_at",
+                  "stopped_reason", "kept_at"]  # fmt: skip
+        read_only_fields = ["reasons", "changed_in_catalogue", "applies", "stopped_at",
+                            "stopped_reason", "kept_at"]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,7 +83,10 @@ class ItemSerializer(serializers.ModelSerializer):
         return data
 
     def update(self, instance, validated_data):
-        return item_update(item=instance, by=self.context["request"].user, **validated_data)
+        try:
+            return item_update(item=instance, by=self.context["request"].user, **validated_data)
+        except DjangoValidationError as exc:  # the model's own rules, checked by the service
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
 
 
 class OrganisationScoped:
@@ -80,7 +105,7 @@ class OrganisationScoped:
         return {**super().get_serializer_context(), "organisation": organisation}
 
 
-class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
+class OrganisationViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     """The organisations the signed-in user belongs to."""
 
     serializer_class = OrganisationSerializer
@@ -95,7 +120,7 @@ class OrganisationViewSet(viewsets.ReadOnlyModelViewSet):
         return Organisation.objects.filter(memberships__user=self.request.user).order_by("name")
 
 
-class SystemViewSet(OrganisationScoped, viewsets.ReadOnlyModelViewSet):
+class SystemViewSet(ApiView, OrganisationScoped, viewsets.ReadOnlyModelViewSet):
     """The organisation's AI system inventory."""
 
     serializer_class = SystemSerializer
@@ -109,10 +134,14 @@ class SystemViewSet(OrganisationScoped, viewsets.ReadOnlyModelViewSet):
 
 
 class ItemViewSet(
-    OrganisationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+    ApiView, OrganisationScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin, viewsets.GenericViewSet,
 ):  # fmt: skip
-    """The obligations that apply to the organisation; editors update their tracking."""
+    """The obligations that apply to the organisation; editors update their tracking.
+
+    The list holds what is on the timeline; `?include=stopped` adds the items that no longer
+    apply (kept with their work and history). Any item can be read and updated by its id.
+    """
 
     serializer_class = ItemSerializer
 
@@ -121,4 +150,25 @@ class ItemViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return items_for(organisation=self.membership.organisation)
+        organisation = self.membership.organisation
+        if self.action != "list":
+            return items_all_for(organisation=organisation)
+        include = self.request.query_params.get("include", "")
+        if include not in ("", "stopped"):
+            raise serializers.ValidationError(
+                {"include": ["Leave it out, or use include=stopped."]}
+            )
+        if include == "stopped":
+            return items_all_for(organisation=organisation)
+        return items_for(organisation=organisation)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "include", str, enum=["stopped"], required=False,
+                description="`stopped`: add the items that no longer apply.",
+            )
+        ]
+    )  # fmt: skip
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -12,12 +13,27 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from tracker.catalogue.fields import ListField, validate_strings
+
 
 class Confidence(models.TextChoices):
     HIGH = "high", "High"
     MEDIUM = "medium", "Medium"
     LOW = "low", "Low"
     UNVERIFIED = "unverified", "Unverified"
+
+
+PROCEDURE = re.compile(r"\d{4}/\d{4}\([A-Z]{3}\)")
+
+
+def validate_procedures(value) -> None:
+    """Legislative procedure references as the Legislative Observatory writes them."""
+    validate_strings(value)
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, str) and not PROCEDURE.fullmatch(item):
+            raise ValidationError(
+                f"“{item[:40]}” is not a procedure reference such as 2025/0359(COD)."
+            )
 
 
 class Regulation(models.Model):
@@ -34,9 +50,9 @@ class Regulation(models.Model):
         blank=True,
         help_text="The act's CELEX number (e.g. 32024R1689): the law watch asks EUR-Lex about it.",
     )
-    procedures = models.JSONField(
-        default=list,
+    procedures = ListField(
         blank=True,
+        validators=[validate_procedures],
         help_text='Legislative procedures the law watch follows, e.g. ["2025/0359(COD)"].',
     )
     history = HistoricalRecords()

@@ -37,7 +37,9 @@ class SubscriptionAdminForm(forms.ModelForm):
     def clean_categories(self):
         value = self.cleaned_data["categories"] or []
         known = set(Milestone.Category.values)
-        if not isinstance(value, list) or not all(item in known for item in value):
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item in known for item in value
+        ):
             raise forms.ValidationError(f"A list of categories among: {', '.join(sorted(known))}.")
         validate_list_length(value)
         return sorted(set(value))

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from tracker.catalogue.fields import ListField
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 
 DEFAULT_LEAD_DAYS = [90, 30, 7, 1]
@@ -42,7 +43,7 @@ class Subscription(models.Model):
     send_hour = models.PositiveSmallIntegerField(
         default=9, help_text="Local hour (0-23) at which reminders arrive."
     )
-    lead_days = models.JSONField(
+    lead_days = ListField(
         default=default_lead_days,
         help_text="Days before a deadline to remind, e.g. [90, 30, 7, 1].",
     )
@@ -53,7 +54,7 @@ class Subscription(models.Model):
     )
     roles = models.ManyToManyField(Role, blank=True, related_name="+")
     scopes = models.ManyToManyField(Scope, blank=True, related_name="+")
-    categories = models.JSONField(default=list, blank=True)
+    categories = ListField(blank=True)
     milestones = models.ManyToManyField(Milestone, blank=True, related_name="subscriptions")
     move_notices = models.BooleanField(
         default=True,

@@ -48,6 +48,8 @@ def validate_timezone(value: str) -> str:
 def parse_lead_days(value: str | list) -> list[int]:
     """'90, 30, 7, 1' or [90, 30, 7, 1] -> [90, 30, 7, 1]; whole days between 0 and 730."""
     message = "Lead times are whole numbers of days, such as 90, 30, 7, 1."
+    if not isinstance(value, (str, list, tuple)):
+        raise ValidationError(message)
     items = re.split(r"[,\s]+", value.strip()) if isinstance(value, str) else list(value)
     items = [item for item in items if item != ""]
     if not items:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -94,6 +95,8 @@ class ChangesFeed(Feed):
 
     def get_object(self, request) -> FeedScope:
         key = request.GET.get("regulation")
+        if key and "\x00" in key:  # PostgreSQL refuses NUL in text: no such regulation
+            raise Http404("No such regulation.")
         regulation = get_object_or_404(Regulation, key=key) if key else None
         return FeedScope(regulation=regulation, names=role_and_scope_names())
 

@@ -1,8 +1,11 @@
 """Reads for the dashboards: one organisation's, and the staff overview across organisations.
 
-The organisation's dashboard loads its applying items once (milestones and owners joined), with
-its systems and members, then filters, counts and draws in Python: three queries whether it
-tracks 5 items or 500. The staff overview counts in the database, one grouped query per table.
+The organisation's dashboard loads its items once (milestones and owners joined), with its
+systems and members, then filters, counts and draws in Python: three queries whether it tracks
+5 items or 500. Items that no longer apply are listed apart with why and since when; "overdue"
+is TrackedItem.is_overdue (a date someone here could have met), and an open item whose date
+passed before the organisation existed counts as "in force: confirm you comply". The staff
+overview counts in the database, one grouped query per table.
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ from django.utils.dateformat import format as date_format
 
 from tracker.catalogue.models import Milestone
 from tracker.workspace.models import AISystem, Membership, Organisation, TrackedItem
-from tracker.workspace.selectors import items_for
+from tracker.workspace.selectors import items_all_for, stopped_first
 
 Status = TrackedItem.Status
-OPEN = (Status.NOT_STARTED, Status.IN_PROGRESS)
+OPEN = TrackedItem.OPEN
 # Closed first, so a progress bar fills from the left.
-STATUS_ORDER = (Status.DONE, Status.NOT_APPLICABLE, Status.IN_PROGRESS, Status.NOT_STARTED)
-# The stylesheet's --ok, --past, --accent and --warn: each at least 3:1 against white.
+STATUS_ORDER = (Status.DONE, Status.NOT_APPLICABLE, Status.IN_PROGRESS, Status.TO_CONFIRM,
+                Status.NOT_STARTED)  # fmt: skip
+# The stylesheet's --ok, --past, --accent and --warn, and a violet: each 3:1 against white.
 STATUS_COLOURS = {
     Status.DONE: "#1a7f37",
     Status.NOT_APPLICABLE: "#6e7781",
     Status.IN_PROGRESS: "#0b5cad",
+    Status.TO_CONFIRM: "#8250df",
     Status.NOT_STARTED: "#9a6700",
 }
 OVERDUE_COLOUR = "#b42318"
@@ -53,11 +58,13 @@ def item_system_keys(item: TrackedItem) -> set[str]:
 
 @dataclass(frozen=True)
 class DashboardSource:
-    """Everything the dashboard reads, loaded once: applying items, systems, possible owners."""
+    """Everything the dashboard reads, loaded once: tracked items (the rules select them or a
+    member keeps them), the ones that no longer apply, systems, possible owners."""
 
     items: list[TrackedItem]
     systems: list[AISystem]
     owners: list  # users: the members, and anyone who left but still owns an item
+    stopped: list[TrackedItem] = field(default_factory=list)
 
     @property
     def categories(self) -> list[tuple[str, str]]:
@@ -66,17 +73,19 @@ class DashboardSource:
 
 
 def dashboard_source(*, organisation: Organisation) -> DashboardSource:
-    """Three queries: the applying items, the systems, the members."""
-    items = list(items_for(organisation=organisation))
+    """Three queries: the items, the systems, the members."""
+    every = list(items_all_for(organisation=organisation))
+    items = [item for item in every if item.is_tracked]
+    stopped = stopped_first(item for item in every if not item.is_tracked)
     # Sorted here, not by the database, so every backend's collation gives the same order.
     systems = sorted(organisation.systems.all(), key=lambda s: (s.name.casefold(), s.pk))
     members = list(
         get_user_model().objects.filter(memberships__organisation=organisation).order_by("pk")
     )
     known = {user.pk for user in members}
-    former = {i.owner.pk: i.owner for i in items if i.owner and i.owner.pk not in known}
+    former = {i.owner.pk: i.owner for i in every if i.owner and i.owner.pk not in known}
     owners = sorted([*members, *former.values()], key=lambda u: u.get_username().lower())
-    return DashboardSource(items=items, systems=systems, owners=owners)
+    return DashboardSource(items=items, systems=systems, owners=owners, stopped=stopped)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +160,10 @@ class Progress:
         return self.counts[Status.IN_PROGRESS]
 
     @property
+    def to_confirm(self) -> int:
+        return self.counts[Status.TO_CONFIRM]
+
+    @property
     def not_started(self) -> int:
         return self.counts[Status.NOT_STARTED]
 
@@ -165,7 +178,8 @@ class Progress:
     def summary(self) -> str:
         return (
             f"{self.done} done, {self.not_applicable} not applicable, {self.in_progress} in "
-            f"progress, {self.not_started} not started: {self.percent}% closed"
+            f"progress, {self.to_confirm} in force to confirm, {self.not_started} not started: "
+            f"{self.percent}% closed"
         )
 
     @property
@@ -211,15 +225,19 @@ class ChartDot:
 
 @dataclass(frozen=True)
 class TimelineChart:
-    """The items as dots on a date axis, laid out here so the template only prints numbers."""
+    """The items as dots on a date axis, laid out here so the template only prints numbers.
 
-    width: int
+    Horizontal positions are percentages of the chart's width and sizes are pixels, so the
+    chart fits any screen, from a 375 px phone up, with text and dots at a legible size.
+    """
+
     height: int
     axis_y: int
     label_y: int
     ticks: list[ChartTick]
     dots: list[ChartDot]
     today_x: str
+    today_anchor: str  # "start", "middle" or "end": the label stays inside the chart
     today_label: str
     description: str
     not_drawn: str  # what the chart leaves out, said in words ("" when nothing)
@@ -235,6 +253,8 @@ class Dashboard:
     overall: Progress
     next_deadlines: list[TrackedItem]
     overdue: list[TrackedItem]
+    to_confirm: list[TrackedItem]  # open, dated before the organisation existed
+    stopped: list[TrackedItem]  # no longer apply (the filters apply to them too)
     by_category: list[Progress]
     by_system: list[Progress]
     owners: list[OwnerLoad]
@@ -243,7 +263,7 @@ class Dashboard:
 
 
 def _is_overdue(item: TrackedItem, today: dt.date) -> bool:
-    return item.is_open and item.due_date is not None and item.due_date < today
+    return item.is_overdue(today)
 
 
 def _progress_by_category(items: list[TrackedItem]) -> list[Progress]:
@@ -285,28 +305,55 @@ def _owners(items: list[TrackedItem], today: dt.date) -> list[OwnerLoad]:
     return named
 
 
-# Chart geometry, in SVG user units; the SVG scales to the width it is given.
-CHART_WIDTH, CHART_PAD, CHART_TOP = 720, 28, 26
+# Chart geometry: x in percent of the width, y and sizes in pixels.
+CHART_PAD, CHART_TOP = 6.0, 26  # the pad keeps a year label centred on the edge inside
 DOT_R, ROW_H, MAX_ROWS = 5, 13, 14
+NARROWEST = 340  # px: the chart's width on a 375 px phone; dots are spaced for it
+DOT_GAP = 100 * (2 * DOT_R + 1) / NARROWEST  # percent
+# The window drawn: a few years back, ten ahead. A date beyond (a typo such as 9999 stored
+# before target dates were bounded) is said in words, not drawn.
+YEARS_BACK, YEARS_AHEAD, MAX_TICKS = 5, 10, 8
+CHART_WORDS = {
+    Status.DONE: "done",
+    Status.NOT_APPLICABLE: "not applicable",
+    Status.IN_PROGRESS: "in progress",
+    Status.TO_CONFIRM: "in force to confirm",
+    Status.NOT_STARTED: "not started",
+}
 
 
 def _day(value: dt.date) -> str:
     return date_format(value, "j F Y")
 
 
-def _not_drawn(undated: int) -> str:
-    if undated == 1:
-        return "1 item runs from an event and has no date, so it is not drawn."
-    return f"{undated} items run from an event and have no date, so they are not drawn."
+def _not_drawn(undated: int, before: int, after: int, start: int, end: int) -> str:
+    said = []
+    if undated:
+        said.append(
+            "1 item runs from an event and has no date, so it is not drawn."
+            if undated == 1
+            else f"{undated} items run from an event and have no date, so they are not drawn."
+        )
+    if before:
+        said.append(f"{before} item{'s' if before > 1 else ''} dated before {start} "
+                    f"{'are' if before > 1 else 'is'} not drawn.")  # fmt: skip
+    if after:
+        said.append(f"{after} item{'s' if after > 1 else ''} dated after {end} "
+                    f"{'are' if after > 1 else 'is'} not drawn.")  # fmt: skip
+    return " ".join(said)
 
 
 def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineChart:
-    dated = sorted((i for i in items if i.due_date), key=lambda i: (i.due_date, i.milestone.key))
-    days = [i.due_date for i in dated]
-    start = dt.date(min([*days, today]).year, 1, 1)
-    end = dt.date(max([*days, today]).year + 1, 1, 1)
+    every = sorted((i for i in items if i.due_date), key=lambda i: (i.due_date, i.milestone.key))
+    days = [i.due_date for i in every]
+    first_year = max(min([*days, today]).year, today.year - YEARS_BACK)
+    last_year = min(max([*days, today]).year, today.year + YEARS_AHEAD)
+    start, end = dt.date(first_year, 1, 1), dt.date(last_year + 1, 1, 1)
+    dated = [i for i in every if start <= i.due_date < end]
+    before = sum(1 for i in every if i.due_date < start)
+    after = sum(1 for i in every if i.due_date >= end)
     span = (end - start).days
-    inner = CHART_WIDTH - 2 * CHART_PAD
+    inner = 100 - 2 * CHART_PAD
 
     def x_of(value: dt.date) -> float:
         return CHART_PAD + inner * (value - start).days / span
@@ -317,7 +364,7 @@ def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineCh
     placed = []
     for item in dated:
         x = x_of(item.due_date)
-        row = next((r for r, lx in enumerate(last_x) if x - lx >= 2 * DOT_R + 1), None)
+        row = next((r for r, lx in enumerate(last_x) if x - lx >= DOT_GAP), None)
         if row is None and len(last_x) < MAX_ROWS:
             last_x.append(x)
             row = len(last_x) - 1
@@ -330,7 +377,7 @@ def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineCh
     labels = dict(Status.choices)
     dots = [
         ChartDot(
-            cx=f"{x:.1f}",
+            cx=f"{x:.2f}%",
             cy=f"{CHART_TOP + row * ROW_H + DOT_R + 1:.1f}",
             status=item.status,
             colour=STATUS_COLOURS[item.status],
@@ -341,9 +388,9 @@ def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineCh
         for item, x, row in placed
     ]
     years = end.year - start.year
-    step = max(1, math.ceil(years / 8))
+    step = max(1, math.ceil(years / MAX_TICKS))
     ticks = [
-        ChartTick(f"{x_of(dt.date(year, 1, 1)):.1f}", str(year))
+        ChartTick(f"{x_of(dt.date(year, 1, 1)):.2f}%", str(year))
         for year in range(start.year, end.year + 1, step)
     ]
     counts = Counter(item.status for item in dated)
@@ -351,18 +398,21 @@ def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineCh
     overdue = sum(dot.overdue for dot in dots)
     if dated:
         description = (
-            f"{len(dated)} dated items from {_day(days[0])} to {_day(days[-1])}: "
-            + ", ".join(f"{n} {label.lower()}" for _, label, _, n in legend)
+            f"{len(dated)} dated items from {_day(dated[0].due_date)} to "
+            f"{_day(dated[-1].due_date)}: "
+            + ", ".join(f"{n} {CHART_WORDS[status]}" for status, _, _, n in legend)
             + f"; {overdue} overdue. Today is {_day(today)}."
         )
     else:
-        description = "No dated item to show."
-    not_drawn = _not_drawn(undated) if undated else ""
+        description = f"No dated item to show. Today is {_day(today)}."
+    not_drawn = _not_drawn(undated, before, after, start.year, end.year - 1)
     if not_drawn:
         description += f" {not_drawn}"
+    today_x = x_of(today)
+    anchor = "start" if today_x < 12 else "end" if today_x > 88 else "middle"
     return TimelineChart(
-        width=CHART_WIDTH, height=axis_y + 22, axis_y=axis_y, label_y=axis_y + 16,
-        ticks=ticks, dots=dots, today_x=f"{x_of(today):.1f}", today_label=_day(today),
+        height=axis_y + 22, axis_y=axis_y, label_y=axis_y + 16, ticks=ticks, dots=dots,
+        today_x=f"{today_x:.2f}%", today_anchor=anchor, today_label=_day(today),
         description=description, not_drawn=not_drawn, legend=legend,
     )  # fmt: skip
 
@@ -385,7 +435,9 @@ def dashboard_summarise(
         total=len(items),
         overall=overall,
         next_deadlines=[i for i in open_dated if i.due_date >= today][:NEXT_DEADLINES],
-        overdue=[i for i in open_dated if i.due_date < today],
+        overdue=[i for i in open_dated if i.is_overdue(today)],
+        to_confirm=[i for i in open_dated if i.due_date < today and not i.is_overdue(today)],
+        stopped=[item for item in source.stopped if filters.match(item)],
         by_category=_progress_by_category(items),
         by_system=_progress_by_system(items, source.systems),
         owners=_owners(items, today),
@@ -430,15 +482,13 @@ def staff_overview(*, today: dt.date) -> list[OrganisationFigures]:
     organisations = list(Organisation.objects.order_by("name", "pk"))
     members = _counts_by_organisation(Membership.objects.all(), n=Count("pk"))
     systems = _counts_by_organisation(AISystem.objects.all(), n=Count("pk"))
-    overdue = Q(status__in=OPEN) & (
-        Q(target_date__lt=today) | Q(target_date__isnull=True, milestone__date__lt=today)
-    )
+    tracked = TrackedItem.objects.tracked()
     items = _counts_by_organisation(
-        TrackedItem.objects.filter(applies=True),
+        tracked,
         total=Count("pk"),
         done=Count("pk", filter=Q(status=Status.DONE)),
         not_applicable=Count("pk", filter=Q(status=Status.NOT_APPLICABLE)),
-        overdue=Count("pk", filter=overdue),
+        overdue=Count("pk", filter=tracked.overdue_condition(today)),
     )
     empty = {"total": 0, "done": 0, "not_applicable": 0, "overdue": 0}
     return [

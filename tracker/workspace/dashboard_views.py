@@ -7,7 +7,7 @@ import csv
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -24,14 +24,22 @@ from tracker.workspace.dashboard import (
     staff_overview,
 )
 from tracker.workspace.models import TrackedItem
-from tracker.workspace.selectors import items_for, membership_get
+from tracker.workspace.selectors import (
+    items_all_for,
+    membership_get,
+    stopped_first,
+)
 
 # What a spreadsheet would read as a formula (OWASP "CSV injection"), tab and CR included.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = [
     "Milestone key", "Title", "Legal basis", "Legal date", "Target date", "Status", "Owner",
-    "Notes", "Evidence links", "Reasons",
+    "Notes", "Evidence links", "Reasons", "Applies", "No longer applies since",
+    "Why it no longer applies",
 ]  # fmt: skip
+# The permission that opens the staff overview (every organisation's figures); being staff is
+# not enough. Grant it in the admin (Users or Groups: "workspace | organisation | Can view").
+STAFF_OVERVIEW_PERMISSION = "workspace.view_organisation"
 
 
 class DashboardFilterForm(forms.Form):
@@ -98,10 +106,19 @@ def csv_safe(value) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
+def _applies(item: TrackedItem) -> str:
+    if item.applies:
+        return "Yes"
+    if item.is_kept:
+        return "No longer, kept on purpose"
+    return "No longer"
+
+
 @login_required
 @require_GET
 def export(request, slug):
-    """Every tracked item that applies, one CSV row each (viewers may export too)."""
+    """Every item, one CSV row each (viewers may export too): the tracked ones by date, then
+    the ones that no longer apply, with since when and why."""
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
     today = timezone.localdate()
@@ -113,26 +130,34 @@ def export(request, slug):
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
     # Dated items by date, then the ones that run from an event, on every database.
-    items = items_for(organisation=org).order_by(
-        F("milestone__date").asc(nulls_last=True), "milestone__key"
+    every = list(
+        items_all_for(organisation=org).order_by(
+            F("milestone__date").asc(nulls_last=True), "milestone__key"
+        )
     )
-    for item in items:
+    tracked = [item for item in every if item.is_tracked]
+    for item in [*tracked, *stopped_first(i for i in every if not i.is_tracked)]:
         m = item.milestone
+        stopped = timezone.localtime(item.stopped_at).date().isoformat() if item.stopped_at else ""
         row = [
             m.key, m.title, m.legal_basis, m.date.isoformat() if m.date else "",
             item.target_date.isoformat() if item.target_date else "",
             item.get_status_display(), item.owner.get_username() if item.owner else "",
             item.notes, " ".join(item.evidence_links),
             "; ".join(r.get("text", "") for r in item.reasons if isinstance(r, dict)),
+            _applies(item), stopped if not item.applies else "",
+            item.stopped_reason if not item.applies else "",
         ]  # fmt: skip
         writer.writerow([csv_safe(cell) for cell in row])
     return response
 
 
 @staff_member_required
+@permission_required(STAFF_OVERVIEW_PERMISSION, raise_exception=True)
 @require_GET
 def staff_dashboard(request):
-    """Every organisation at a glance, for staff, in the admin's look."""
+    """Every organisation at a glance, for staff who may view organisations (403 for other
+    staff), in the admin's look."""
     today = timezone.localdate()
     context = {
         **admin.site.each_context(request),

@@ -1,16 +1,19 @@
 import datetime as dt
 
 from django import forms
-from django.core.validators import URLValidator
 
+from tracker.catalogue.fields import validate_list
 from tracker.reminders.forms import ReminderTimingForm
-from tracker.workspace.facts import CONTRACT_NAMES, FactsInvalid, facts_parse
+from tracker.workspace.facts import CONTRACT_NAMES, MODEL_FIELDS, FactsInvalid, facts_parse
 from tracker.workspace.models import (
+    TARGET_DATE_MAX,
+    TARGET_DATE_MIN,
     AISystem,
     CompanyRole,
     Membership,
     Organisation,
     TrackedItem,
+    validate_evidence_links,
 )
 
 
@@ -60,13 +63,12 @@ class SystemForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        payload = {
-            CONTRACT_NAMES.get(n, n): data.get(n) for n in self.Meta.fields if n != "purpose"
-        }
+        # The system's facts only (the admin's form adds the organisation).
+        payload = {CONTRACT_NAMES.get(n, n): data.get(n) for n in MODEL_FIELDS}
         try:
             facts_parse({"systems": [payload]}, today=dt.date.today())
         except FactsInvalid as exc:
-            by_contract = {CONTRACT_NAMES.get(n, n): n for n in self.Meta.fields}
+            by_contract = {CONTRACT_NAMES.get(n, n): n for n in MODEL_FIELDS}
             for where, messages in exc.errors.items():
                 field = by_contract.get(where.rpartition(".")[2])
                 for message in messages:
@@ -84,7 +86,9 @@ class ItemForm(forms.ModelForm):
         model = TrackedItem
         fields = ["status", "not_applicable_reason", "owner", "target_date", "notes"]
         widgets = {
-            "target_date": forms.DateInput(attrs={"type": "date"}),
+            "target_date": forms.DateInput(
+                attrs={"type": "date", "min": TARGET_DATE_MIN, "max": TARGET_DATE_MAX}
+            ),
             "notes": forms.Textarea(attrs={"rows": 4}),
             "not_applicable_reason": forms.Textarea(attrs={"rows": 2}),
         }
@@ -98,12 +102,8 @@ class ItemForm(forms.ModelForm):
         links = [
             line.strip() for line in self.cleaned_data["evidence"].splitlines() if line.strip()
         ]
-        validate = URLValidator(schemes=["http", "https"])
-        for link in links:
-            try:
-                validate(link)
-            except forms.ValidationError:
-                raise forms.ValidationError(f"“{link}” is not an http(s) link.") from None
+        validate_list(links)
+        validate_evidence_links(links)
         return links
 
     def clean(self):
@@ -117,7 +117,9 @@ class ItemForm(forms.ModelForm):
 
 
 class InvitationForm(forms.Form):
-    email = forms.EmailField()
+    email = forms.EmailField(
+        max_length=254, help_text="The invitation works only for an account with this address."
+    )
     role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.EDITOR)
 
 
@@ -136,8 +138,53 @@ class ReminderSettingsForm(ReminderTimingForm):
     )
     incident_clock = forms.BooleanField(
         required=False, initial=True,
-        label="A daily reminder of each unreported incident I own, until it is reported",
+        label="A daily reminder of each unreported incident I own, or of every one in an "
+        "organisation I own, until it is reported",
     )  # fmt: skip
     item_moved = forms.BooleanField(
         required=False, initial=True, label="A notice when the legal date of an item I own moves"
     )
+
+
+class MemberRoleForm(forms.Form):
+    """An owner gives a member another role; stepping down from owner needs a tick."""
+
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+    confirm = forms.BooleanField(
+        required=False, label="I understand that I will no longer be an owner of this organisation"
+    )
+
+    def __init__(self, *args, own_ownership: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.own_ownership = own_ownership
+        if not own_ownership:
+            del self.fields["confirm"]
+
+    def clean(self):
+        data = super().clean()
+        stepping_down = data.get("role") not in (None, Membership.Role.OWNER)
+        if self.own_ownership and stepping_down and not data.get("confirm"):
+            self.add_error("confirm", "Tick this box to give up your ownership.")
+        return data
+
+
+class OwnershipTransferForm(forms.Form):
+    """An owner makes another member owner and says what they become themselves."""
+
+    STAY = [
+        (Membership.Role.EDITOR, "Step down to editor"),
+        (Membership.Role.VIEWER, "Step down to viewer"),
+        (Membership.Role.OWNER, "Stay an owner as well"),
+    ]
+
+    to = forms.ModelChoiceField(queryset=Membership.objects.none(), label="New owner",
+                                empty_label=None)  # fmt: skip
+    then = forms.ChoiceField(choices=STAY, initial=Membership.Role.EDITOR,
+                             widget=forms.RadioSelect, label="And you")  # fmt: skip
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to"].queryset = candidates
+        self.fields["to"].label_from_instance = (
+            lambda m: f"{m.user.username} (now {m.get_role_display().lower()})"
+        )

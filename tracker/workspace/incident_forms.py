@@ -6,6 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tracker.workspace.clocks import Period, zone_of
@@ -51,13 +52,24 @@ class IncidentForm(forms.ModelForm):
         model = Incident
         fields = ["system", "member_state", "region", "kinds", "aware_at", "description", "owner"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-        labels = {"region": "Region (where the Member State spans time zones)"}
+        labels = {"region": "Region (where the Member State spans time zones)", "owner": "Owner"}
+        help_texts = {
+            "owner": "Emailed now and every day until it is reported, with the organisation's "
+            "owners."
+        }
 
-    def __init__(self, *args, organisation, members, periods: dict[str, Period], **kwargs):
+    def __init__(
+        self, *args, organisation, members, periods: dict[str, Period], recorded_by=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         if "system" in self.fields:
             self.fields["system"].queryset = organisation.systems.all()
-        self.fields["owner"].queryset = members
+        owner = self.fields["owner"]
+        owner.queryset = members
+        owner.required = False  # the model says what is missing (Incident.clean)
+        owner.empty_label = "— choose an owner —"
+        if recorded_by is not None and not self.instance.pk and not self.is_bound:
+            self.initial["owner"] = recorded_by.pk  # whoever records it, unless they choose
         self.fields["member_state"].required = True
         self.fields["region"].choices = _region_choices()
         self.fields["kinds"].choices = [
@@ -75,6 +87,17 @@ class IncidentForm(forms.ModelForm):
             zone = zone_of(member_state=data.get("member_state", ""), region=data.get("region", ""))
             data["aware_at"] = timezone.make_aware(data["aware_at"], ZoneInfo(zone))
         return data
+
+    def _update_errors(self, errors):
+        # The model's rules (Incident.clean: awareness time, owner, kinds) give the messages;
+        # a field the form itself already refused (an unreadable time, a choice not offered)
+        # keeps its one message instead of gaining a second about the value it never read.
+        if hasattr(errors, "error_dict"):
+            kept = {f: m for f, m in errors.error_dict.items() if f not in self.errors}
+            if not kept:
+                return
+            errors = ValidationError(kept)
+        super()._update_errors(errors)
 
 
 class IncidentEditForm(IncidentForm):

@@ -6,10 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from tracker.catalogue.fields import ListField, validate_strings
 from tracker.catalogue.models import Milestone
 from tracker.workspace.clocks import incident_deadline
 
@@ -233,35 +238,116 @@ class AISystem(models.Model):
         return self.name
 
 
+# Target dates a team can set: a typo such as 9999 or 0202 is refused with this message.
+TARGET_DATE_MIN = dt.date(2000, 1, 1)
+TARGET_DATE_MAX = dt.date(2100, 12, 31)
+TARGET_DATE_MESSAGE = "Choose a target date between 1 January 2000 and 31 December 2100."
+
+
+EVIDENCE_LINK_MAX = 500
+
+
+def validate_evidence_links(links) -> None:
+    """Evidence links are http(s) URLs (the workspace form, the API and the admin all ask this)."""
+    validate_strings(links)
+    url = URLValidator(schemes=["http", "https"])
+    for link in links if isinstance(links, list) else []:
+        try:
+            if not isinstance(link, str) or len(link) > EVIDENCE_LINK_MAX:
+                raise ValidationError("too long")
+            url(link)
+        except ValidationError:
+            shown = link if isinstance(link, str) and len(link) <= 80 else f"{str(link)[:77]}..."
+            raise ValidationError(f"“{shown}” is not an http(s) link.") from None
+
+
+class TrackedItemQuerySet(models.QuerySet):
+    """The one definition of the item sets every page, email and count uses."""
+
+    def tracked(self) -> TrackedItemQuerySet:
+        """On the timeline: the rules select it, or a member keeps tracking it on purpose."""
+        return self.filter(Q(applies=True) | Q(kept_at__isnull=False))
+
+    def stopped(self) -> TrackedItemQuerySet:
+        """No longer applies, and nobody chose to keep it: the "No longer applies" section."""
+        return self.filter(applies=False, kept_at__isnull=True)
+
+    def open(self) -> TrackedItemQuerySet:
+        return self.filter(status__in=TrackedItem.OPEN)
+
+    def overdue(self, today: dt.date) -> TrackedItemQuerySet:
+        return self.filter(self.overdue_condition(today))
+
+    @staticmethod
+    def overdue_condition(today: dt.date) -> Q:
+        """Open, and past a date someone here could have met: a target date the team set, or
+        a legal date after the organisation was created (TrackedItem.is_overdue in SQL)."""
+        founded = TruncDate("organisation__created_at")  # in the current time zone
+        return Q(status__in=TrackedItem.OPEN) & (
+            Q(target_date__lt=today)
+            | Q(target_date__isnull=True, milestone__date__lt=today, milestone__date__gt=founded)
+        )
+
+
 class TrackedItem(models.Model):
     """One obligation that applies to the organisation, and how it is going."""
 
     class Status(models.TextChoices):
         NOT_STARTED = "not_started", "Not started"
+        TO_CONFIRM = "to_confirm", "In force: confirm you comply"
         IN_PROGRESS = "in_progress", "In progress"
         DONE = "done", "Done"
         NOT_APPLICABLE = "not_applicable", "Not applicable"
 
+    OPEN = (Status.NOT_STARTED, Status.TO_CONFIRM, Status.IN_PROGRESS)
+
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="items")
     milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.NOT_STARTED,
+        help_text="“In force: confirm you comply” is where an item starts when its date had "
+        "passed before the organisation was created.",
+    )  # fmt: skip
     not_applicable_reason = models.TextField(blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="owned_items",
     )  # fmt: skip
-    target_date = models.DateField(null=True, blank=True, help_text="Defaults to the legal date.")
+    target_date = models.DateField(
+        null=True, blank=True, help_text="Defaults to the legal date.",
+        validators=[MinValueValidator(TARGET_DATE_MIN, TARGET_DATE_MESSAGE),
+                    MaxValueValidator(TARGET_DATE_MAX, TARGET_DATE_MESSAGE)],
+    )  # fmt: skip
     notes = models.TextField(blank=True)
-    evidence_links = models.JSONField(default=list, blank=True)
-    reasons = models.JSONField(default=list, help_text="Why it applies: rule, article, text.")
+    evidence_links = ListField(blank=True, validators=[validate_evidence_links])
+    reasons = models.JSONField(
+        default=list,
+        help_text="Why it applies: rule, article, text (kept as they were when it stopped).",
+    )
     applies = models.BooleanField(
         default=True,
-        help_text="False when the profile no longer makes it apply (kept for history).",
+        help_text="False when the rules no longer select it (kept, with its work and history).",
     )
+    stopped_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the rules stopped selecting it."
+    )
+    stopped_reason = models.TextField(
+        blank=True, help_text="What changed so that the rules no longer select it."
+    )
+    kept_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a member chose to keep tracking it although the rules no longer "
+        "select it.",
+    )  # fmt: skip
+    kept_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
     changed_in_catalogue = models.BooleanField(
         default=False, help_text="The milestone's date moved since the owner last looked."
     )
     history = HistoricalRecords()
+    objects = TrackedItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["milestone__date", "milestone__key"]
@@ -282,7 +368,39 @@ class TrackedItem(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in (self.Status.NOT_STARTED, self.Status.IN_PROGRESS)
+        return self.status in self.OPEN
+
+    @property
+    def is_tracked(self) -> bool:
+        return self.applies or self.kept_at is not None
+
+    @property
+    def is_kept(self) -> bool:
+        """Tracked on purpose although the rules no longer select it."""
+        return not self.applies and self.kept_at is not None
+
+    @property
+    def in_force_before_us(self) -> bool:
+        """Its legal date had passed when the organisation was created: nobody here could have
+        met it, so it asks for a confirmation, not an apology."""
+        founded = timezone.localdate(self.organisation.created_at)
+        return self.milestone.date is not None and self.milestone.date <= founded
+
+    def is_overdue(self, today: dt.date) -> bool:
+        """Open and past a date someone here could have met (a target date the team set, or a
+        legal date after the organisation was created); TrackedItemQuerySet.overdue in SQL."""
+        if not self.is_open or self.due_date is None or self.due_date >= today:
+            return False
+        return self.target_date is not None or not self.in_force_before_us
+
+    def is_in_force_to_confirm(self, today: dt.date) -> bool:
+        """Open, its date passed before the organisation existed: confirm you comply."""
+        return (
+            self.is_open
+            and self.due_date is not None
+            and self.due_date < today
+            and not self.is_overdue(today)
+        )
 
 
 class Incident(models.Model):
@@ -346,8 +464,9 @@ class Incident(models.Model):
         Organisation, on_delete=models.CASCADE, related_name="incidents"
     )
     system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="incidents")
-    kinds = models.JSONField(
-        default=list, help_text="Kind values; the shortest reporting period applies."
+    kinds = ListField(
+        validators=[validate_strings],
+        help_text="Kind values; the shortest reporting period applies.",
     )
     member_state = models.CharField(
         "Member State where it occurred", max_length=2, choices=MemberState.choices, blank=True,
@@ -411,8 +530,32 @@ class Incident(models.Model):
             errors["region"] = (
                 f"{self.get_region_display()} is not in {self.get_member_state_display()}."
             )
-        if self.aware_at and self.aware_at > dt.datetime.now(dt.UTC):
+        # The one check of an awareness time, for the forms, the admin and the services alike:
+        # not in the future, and not more than five years back (a sanity floor against a
+        # mistyped year, not a legal date).
+        now = dt.datetime.now(dt.UTC)
+        today = now.date()
+        leap_day = (today.month, today.day) == (2, 29)
+        floor = today.replace(year=today.year - 5, day=28 if leap_day else today.day)
+        if self.aware_at and self.aware_at > now:
             errors["aware_at"] = "You cannot have become aware of it in the future."
+        elif self.aware_at and self.aware_at < dt.datetime.combine(floor, dt.time(), dt.UTC):
+            errors["aware_at"] = (
+                "That is more than 5 years ago: check the year (the earliest accepted is "
+                f"{floor.day} {floor:%B %Y})."
+            )
+        # Someone must hear the clock: an owner, who is a member of the organisation.
+        if self.owner_id is None:
+            errors["owner"] = (
+                "Choose who owns this incident: they are reminded every day until it is reported."
+            )
+        elif (
+            self.organisation_id
+            and not Membership.objects.filter(
+                organisation_id=self.organisation_id, user_id=self.owner_id
+            ).exists()
+        ):
+            errors["owner"] = "The owner must be a member of the organisation."
         if errors:
             raise ValidationError(errors)
 

@@ -13,6 +13,22 @@ urlpatterns = [
     path("<slug:slug>/members/", member_views.members, name="members"),
     path("<slug:slug>/my-reminders/", views.my_reminders, name="my_reminders"),
     path("<slug:slug>/members/<int:pk>/remove/", member_views.member_remove, name="member_remove"),
+    path("<slug:slug>/members/<int:pk>/role/", member_views.member_role, name="member_role"),
+    path(
+        "<slug:slug>/members/transfer/",
+        member_views.ownership_transfer,
+        name="ownership_transfer",
+    ),
+    path(
+        "<slug:slug>/members/invitations/<int:pk>/revoke/",
+        member_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path(
+        "<slug:slug>/members/invitations/<int:pk>/resend/",
+        member_views.invitation_resend,
+        name="invitation_resend",
+    ),
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/systems/", views.systems, name="systems"),
     path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),

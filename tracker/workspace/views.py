@@ -1,7 +1,9 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -18,7 +20,9 @@ from tracker.workspace.forms import (
 from tracker.workspace.models import AISystem, Membership
 from tracker.workspace.notifications import owner_reminders_sync
 from tracker.workspace.selectors import (
-    items_for,
+    deadline_words,
+    item_history,
+    items_all_for,
     membership_get,
     timeline_split,
 )
@@ -54,12 +58,13 @@ def home(request):
 def timeline(request, slug):
     """The organisation's personal timeline: what applies, why, and how it is going."""
     membership = membership_get(user=request.user, slug=slug)
-    items = list(items_for(organisation=membership.organisation))
+    items = list(items_all_for(organisation=membership.organisation))
+    groups = timeline_split(items, timezone.localdate())
     context = {
         "membership": membership,
         "org": membership.organisation,
-        "groups": timeline_split(items, timezone.localdate()),
-        "total": len(items),
+        "groups": groups,
+        "total": len(items) - len(groups["stopped"]),
         "today": timezone.localdate(),
     }
     return render(request, "workspace/timeline.html", context)
@@ -100,32 +105,59 @@ def systems(request, slug, pk=None):
         if form.is_valid():
             system = form.save(commit=False)
             system.organisation = org
-            services.system_save(system=system)
+            services.system_save(system=system, by=request.user)
             return redirect("workspace:systems", slug=slug)
     context = {"membership": membership, "org": org, "form": form, "editing": instance,
                "systems": org.systems.all()}  # fmt: skip
     return render(request, "workspace/systems.html", context, status=400 if form.errors else 200)
 
 
+KEEP_CHOICES = {"keep": True, "stop": False}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def item(request, slug, pk):
+    """One item: why it applies (or no longer does), its tracking form, and its history.
+
+    A POST with `keep` ("keep" or "stop") keeps tracking, on purpose, an item the rules no
+    longer select, or stops keeping it; any other POST saves the form.
+    """
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
-    tracked = get_object_or_404(org.items.select_related("milestone", "owner"), pk=pk)
+    tracked = get_object_or_404(
+        org.items.select_related("milestone", "owner", "organisation", "kept_by"), pk=pk
+    )
+    if request.method == "POST" and "keep" in request.POST:
+        _editor(membership)
+        keep = KEEP_CHOICES.get(request.POST["keep"])
+        if keep is None or tracked.applies:
+            return HttpResponseBadRequest(
+                "Only an item that no longer applies can be kept (keep=keep) or let go (keep=stop)."
+            )
+        services.item_keep_tracking(item=tracked, by=request.user, keep=keep)
+        anchor = f"#item-{tracked.pk}"
+        return redirect(reverse("workspace:timeline", kwargs={"slug": slug}) + anchor)
     form = ItemForm(request.POST or None, instance=tracked, members=_members(org))
     if request.method == "POST":
         _editor(membership)
         if form.is_valid():
             changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
-            services.item_update(
-                item=tracked, by=request.user, evidence_links=form.cleaned_data["evidence"],
-                **changes,
-            )  # fmt: skip
-            return redirect("workspace:timeline", slug=slug)
-    history = tracked.history.select_related("history_user")[:20]
-    context = {"membership": membership, "org": org, "item": tracked, "form": form,
-               "history": history}  # fmt: skip
+            try:
+                services.item_update(
+                    item=tracked, by=request.user, evidence_links=form.cleaned_data["evidence"],
+                    **changes,
+                )  # fmt: skip
+            except ValidationError as exc:  # e.g. the chosen owner left in the meantime
+                for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                return redirect("workspace:timeline", slug=slug)
+    context = {
+        "membership": membership, "org": org, "item": tracked, "form": form,
+        "history": item_history(item=tracked), "deadline": deadline_words(tracked.milestone),
+        "overdue": tracked.is_tracked and tracked.is_overdue(timezone.localdate()),
+    }  # fmt: skip
     return render(request, "workspace/item.html", context, status=400 if form.errors else 200)
 
 
