@@ -411,6 +411,47 @@ class ChangeReceipt(models.Model):
         return f"{self.consumer}: {self.get_status_display()}"
 
 
+class Obligation(models.Model):
+    """One duty a milestone brings: who owes it, for which AI systems, what "done" looks like.
+
+    Its date is its milestone's, never its own, so an amendment of the milestone moves it. Who
+    and for which systems is read by the workspace (tracker/workspace/duties.py): `roles` are
+    the company's roles for a system; `when` (field: [allowed values], all must match),
+    `when_any` (a list of such maps, one must match) and `unless` (a list of such maps, none may
+    match) use the workspace's fact names (docs/catalogue-format.md, "Obligations").
+    """
+
+    key = models.SlugField(max_length=100, unique=True)
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="obligations")
+    article = models.CharField(
+        max_length=200, help_text='As precise as the text, e.g. "Art. 26(5), first subparagraph".'
+    )
+    roles = ListField(validators=[validate_strings], help_text='e.g. ["provider"]')
+    when = models.JSONField(
+        default=dict, blank=True, help_text='e.g. {"risk_class": ["high_risk_annex_iii"]}'
+    )
+    when_any = ListField(blank=True, help_text="A list of maps like `when`; one must match.")
+    unless = ListField(blank=True, help_text="A list of maps like `when`; none may match.")
+    title = models.CharField(max_length=200, help_text="Short, plain language; public.")
+    done_when = models.TextField(help_text='What "done" looks like, in a few lines; public.')
+    text = models.TextField(help_text="The article quoted, or a paraphrase starting “Paraphrase:”.")
+    source_url = models.URLField(max_length=500)
+    confidence = models.CharField(max_length=12, choices=Confidence.choices)
+    verified_on = models.DateField(
+        null=True, blank=True,
+        help_text="When this entry was last checked against its cited source; empty: not verified.",
+    )  # fmt: skip
+    note = models.TextField(blank=True, help_text="For editors; never shown to the public.")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["milestone__date", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.article}: {self.title}"
+
+
 class PackRecord(models.Model):
     """What the last load of a pack said about one row: the base that tells the pack's own
     changes from an editor's, so a reload applies only what the pack changed."""
@@ -420,6 +461,7 @@ class PackRecord(models.Model):
         ROLE = "role", "Role"
         SCOPE = "scope", "Scope"
         MILESTONE = "milestone", "Milestone"
+        OBLIGATION = "obligation", "Obligation"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     key = models.CharField(max_length=100)

@@ -589,3 +589,7 @@ class OwnerReminders(models.Model):
 
     def __str__(self) -> str:
         return f"Reminders for {self.user} in {self.organisation}"
+
+
+# Evidence lives in its own module (the models of one capability, kept apart).
+from tracker.workspace.evidence_models import *  # noqa: E402, F403
