@@ -22,6 +22,16 @@ class Language(models.TextChoices):
     DE = "de", "Deutsch"
 
 
+# The public list: subscriptions people made on the site (not another app's personal
+# reminders) that were not merged into the address's other one. One per address.
+ON_PUBLIC_LIST = Q(owner_key__isnull=True) & ~Q(status="merged")
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def public_list(self) -> SubscriptionQuerySet:
+        return self.filter(ON_PUBLIC_LIST)
+
+
 class Subscription(models.Model):
     """An email address (no account) following milestones, active once confirmed.
 
@@ -87,6 +97,8 @@ class Subscription(models.Model):
         editable=False,
     )  # fmt: skip
 
+    objects = SubscriptionQuerySet.as_manager()
+
     class Meta:
         indexes = [
             models.Index(fields=["email"], name="subscription_email_idx"),
@@ -107,7 +119,7 @@ class Subscription(models.Model):
             models.UniqueConstraint(
                 Lower("email"),
                 name="subscription_one_per_address",
-                condition=Q(owner_key__isnull=True) & ~Q(status="merged"),
+                condition=ON_PUBLIC_LIST,
                 violation_error_message="This address already has a subscription.",
             ),
         ]

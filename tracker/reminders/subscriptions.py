@@ -67,12 +67,7 @@ def _local_today(subscription: Subscription) -> dt.date:
 
 def _address_subscription(email: str) -> Subscription:
     """The address's one public subscription, locked; a new pending one if it has none."""
-    public = (
-        Subscription.objects.select_for_update()
-        .filter(owner_key__isnull=True)
-        .exclude(status=Subscription.Status.MERGED)
-        .annotate(address=Lower("email"))
-    )
+    public = Subscription.objects.public_list().select_for_update().annotate(address=Lower("email"))
     if found := public.filter(address=email.lower()).first():
         return found
     try:

@@ -19,11 +19,8 @@ MAX_CHOSEN = 300
 
 def validate_address_free(email: str, *, exclude_pk: int | None = None) -> None:
     """The public list has one subscription per address (the database holds it too)."""
-    taken = (
-        Subscription.objects.filter(owner_key__isnull=True, email__iexact=email.strip())
-        .exclude(status=Subscription.Status.MERGED)
-        .exclude(pk=exclude_pk)
-    )
+    taken = Subscription.objects.public_list().filter(email__iexact=email.strip())
+    taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
         raise ValidationError("This address already has a subscription.")
 
