@@ -440,8 +440,8 @@ def test_the_milestone_page_runs_a_fixed_number_of_queries_whatever_its_log(
         MilestoneChange(milestone=milestone, kind="details", origin="admin") for _ in range(size)
     )
 
-    # milestone with its regulation, roles, scopes, amendments, changes
-    with django_assert_num_queries(5):
+    # milestone with its regulation, roles, scopes, amendments, changes, duties
+    with django_assert_num_queries(6):
         response = client.get(milestone.get_absolute_url())
 
     assert response.content.decode().count('<li class="item" id="change-') == size

@@ -238,8 +238,8 @@ def test_the_milestone_page_runs_a_fixed_number_of_queries(client, django_assert
     _catalogue_of(size)
     url = reverse("web:milestone", kwargs={"key": Milestone.objects.last().key})
 
-    # milestone with its regulation, roles, scopes, amendments, changes
-    with django_assert_num_queries(5):
+    # milestone with its regulation, roles, scopes, amendments, changes, duties
+    with django_assert_num_queries(6):
         client.get(url)
 
 

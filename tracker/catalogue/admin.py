@@ -1,19 +1,24 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models.functions import ExtractYear
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import escape, format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from tracker.catalogue.conditions import ROLES, fact_vocabulary
 from tracker.catalogue.forms import AmendmentForm, MilestoneAdminForm
 from tracker.catalogue.models import (
     Amendment,
     ChangeReceipt,
     Milestone,
     MilestoneChange,
+    Obligation,
     PackConflict,
+    PackRecord,
     Regulation,
     Role,
     Scope,
@@ -220,6 +225,115 @@ class MilestoneAdmin(CatalogueAdmin):
         return TemplateResponse(request, "admin/catalogue/milestone/amend.html", context)
 
 
+class ConditionsField(forms.JSONField):
+    """`when`: an emptied box is no condition ({}), never NULL."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return {} if value is None else value
+
+
+class ObligationAdminForm(forms.ModelForm):
+    """Checked by `Obligation.clean()`: the validator the pack loader uses, same messages."""
+
+    when = ConditionsField(required=False, help_text=Obligation._meta.get_field("when").help_text)
+    source_url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = Obligation
+        fields = [
+            "key", "milestone", "article", "title", "roles", "when", "when_any", "unless",
+            "done_when", "text", "source_url", "confidence", "verified_on", "note",
+        ]  # fmt: skip
+
+
+class ObligationRoleFilter(admin.SimpleListFilter):
+    """Who owes the duty: obligations whose roles include the chosen one."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [(role, role.replace("_", " ")) for role in fact_vocabulary().get(ROLES) or ()]
+
+    def queryset(self, request, queryset):
+        if self.value() in (fact_vocabulary().get(ROLES) or ()):
+            # The JSON text holds each role in double quotes: "deployer" matches that role only.
+            return queryset.filter(roles__icontains=f'"{self.value()}"')
+        return queryset
+
+
+def _vocabulary_help() -> str:
+    """What the condition boxes accept, from the registered vocabulary. Escaped here: the
+    admin prints a fieldset's description as HTML."""
+    facts = [
+        f"{name} ({', '.join(_value_words(values))})"
+        for name, values in fact_vocabulary().items()
+        if name != ROLES
+    ]
+    return escape(
+        "Who owes the duty (roles) and for which AI systems. when: every fact listed must match, "
+        'e.g. {"risk_class": ["high_risk_annex_iii"]}; when_any: a list of such maps, one must '
+        "match; unless: a list of such maps, none may match. Values are lists, booleans "
+        "included ([true]). Roles: "
+        + ", ".join(fact_vocabulary().get(ROLES) or ())
+        + ". Facts: "
+        + "; ".join(facts)
+        + "."
+    )
+
+
+def _value_words(values) -> list[str]:
+    if values is None:
+        return ["any value"]
+    return [_value_word(value) for value in values]
+
+
+def _value_word(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) or '"" (not recorded)'
+
+
+@admin.register(Obligation)
+class ObligationAdmin(CatalogueAdmin):
+    """The duties each milestone brings. `verified_on` is set row by row by an editor who
+    checked the entry against its source: there is deliberately no bulk action for it."""
+
+    form = ObligationAdminForm
+    list_display = ["title", "article", "milestone", "who", "confidence", "verified_on"]
+    list_filter = [("milestone", admin.RelatedOnlyFieldListFilter), "confidence",
+                   ObligationRoleFilter]  # fmt: skip
+    search_fields = [
+        "key", "title", "article", "done_when", "text", "note", "milestone__key",
+        "milestone__title",
+    ]  # fmt: skip
+    list_select_related = ["milestone"]
+    readonly_fields = ["updated_at"]
+    history_list_display = ["confidence", "verified_on"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["key", "milestone", "article", "title"]}),
+            (
+                "Who and for which systems",
+                {
+                    "fields": ["roles", "when", "when_any", "unless"],
+                    "description": _vocabulary_help(),
+                },
+            ),
+            ("What done looks like (public)", {"fields": ["done_when", "text", "source_url"]}),
+            (
+                "Review (confidence and note are for editors)",
+                {"fields": ["confidence", "verified_on", "note", "updated_at"]},
+            ),
+        ]
+
+    @admin.display(description="who")
+    def who(self, obj: Obligation) -> str:
+        return ", ".join(role.replace("_", " ") for role in obj.roles)
+
+
 @admin.register(Regulation)
 class RegulationAdmin(CatalogueAdmin):
     list_display = ["short_name", "key", "reference"]
@@ -299,22 +413,42 @@ class PackConflictAdmin(admin.ModelAdmin):
     search_fields = ["key", "field"]
     actions = ["keep_ours", "take_packs"]
     readonly_fields = [
-        "kind", "key", "milestone", "field", "base_value", "current_value", "current_source",
-        "pack_value", "pack_source", "pack", "status", "created_at", "resolved_at",
-        "resolved_by",
+        "kind", "key", "catalogue_row", "field", "base_value", "current_value",
+        "current_source", "pack_value", "pack_source", "pack", "status", "created_at",
+        "resolved_at", "resolved_by",
     ]  # fmt: skip
-    exclude = ["pack_extra"]
+    exclude = ["pack_extra", "milestone"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # Resolving is a catalogue edit: the same permission as changing a milestone.
+        # Resolving is a catalogue edit: the permission to change the row it concerns.
+        if obj is not None and obj.kind == PackRecord.Kind.OBLIGATION:
+            return request.user.has_perm("catalogue.change_obligation")
         return request.user.has_perm("catalogue.change_milestone")
+
+    @admin.display(description="in the catalogue")
+    def catalogue_row(self, obj: PackConflict) -> str:
+        """A link to the milestone or obligation in conflict (milestone is null for the others)."""
+        model = {"milestone": Milestone, "obligation": Obligation}.get(obj.kind)
+        row = model.objects.filter(key=obj.key).first() if model else None
+        if row is None:
+            return obj.key
+        try:
+            url = reverse(f"admin:catalogue_{obj.kind}_change", args=[row.pk])
+        except NoReverseMatch:
+            return obj.key
+        return format_html('<a href="{}">{}</a>', url, row)
 
     def _resolve(self, request, queryset, *, take: bool):
         done = 0
         for conflict in queryset.filter(status=PackConflict.Status.OPEN):
+            if not self.has_change_permission(request, conflict):
+                self.message_user(
+                    request, f"{conflict}: you may not change this row.", messages.ERROR
+                )
+                continue
             try:
                 pack_conflict_resolve(conflict=conflict, take=take, by=request.user)
             except ValidationError as exc:

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
+from tracker.catalogue.conditions import validate_conditions
 from tracker.catalogue.fields import ListField, validate_strings
 
 
@@ -450,6 +451,17 @@ class Obligation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article}: {self.title}"
+
+    def clean(self) -> None:
+        # The pack loader and the admin form hold an obligation to the same rule (one validator).
+        validate_conditions(
+            roles=self.roles, when=self.when, when_any=self.when_any, unless=self.unless
+        )
+
+    @property
+    def is_paraphrase(self) -> bool:
+        """The text is the catalogue's words about the article, not a quote of it."""
+        return self.text.startswith("Paraphrase:")
 
 
 class PackRecord(models.Model):

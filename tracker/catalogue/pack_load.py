@@ -11,6 +11,7 @@ at all, so starting the product twice changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -24,6 +25,7 @@ from tracker.catalogue.models import (
     Amendment,
     Milestone,
     MilestoneChange,
+    Obligation,
     PackConflict,
     PackFile,
     PackRecord,
@@ -31,7 +33,16 @@ from tracker.catalogue.models import (
     Role,
     Scope,
 )
-from tracker.catalogue.packs import AmendmentSpec, MilestoneSpec, Pack, pack_parse
+from tracker.catalogue.packs import (
+    OBLIGATION_FIELDS,
+    AmendmentSpec,
+    MilestoneSpec,
+    ObligationPack,
+    ObligationSpec,
+    Pack,
+    PackError,
+    pack_parse_any,
+)
 from tracker.catalogue.services import (
     EDITABLE_FIELDS,
     milestone_create,
@@ -371,10 +382,174 @@ def catalogue_load_pack(*, pack: Pack, dry_run: bool = False) -> LoadReport:
     return report
 
 
+# Obligations -------------------------------------------------------------------------------
+
+OBLIGATION_VALUES = tuple(name for name in OBLIGATION_FIELDS if name != "key")
+REASON_LENGTH = 100  # the history's change-reason column
+
+
+def _reason(text: str) -> str:
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
+
+
+def _json(value):
+    """A value as JSON, lists kept in their order (the order roles are read in)."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _pack_obligation(spec: ObligationSpec) -> dict:
+    return {name: _json(spec.fields[name]) for name in OBLIGATION_VALUES}
+
+
+def _db_obligation(obligation: Obligation) -> dict:
+    values = {name: _json(getattr(obligation, name)) for name in OBLIGATION_VALUES}
+    values["milestone"] = obligation.milestone.key
+    return values
+
+
+def _obligation_base(obligation: Obligation, current: dict) -> dict | None:
+    """The base of an obligation no load recorded: the catalogue, if only loads ever wrote it;
+    None (every difference is a conflict) if an editor wrote it."""
+    by_editor = obligation.history.exclude(history_change_reason__startswith=LOADED).exists()
+    return None if by_editor else dict(current)
+
+
+def _obligation_set(obligation: Obligation, values: dict) -> None:
+    """JSON values (from a pack or a conflict) onto an obligation, not saved."""
+    for name, value in values.items():
+        if name == "milestone":
+            milestone = Milestone.objects.filter(key=value).first()
+            if milestone is None:
+                raise ValidationError({"milestone": f"Unknown milestone “{value}”."})
+            obligation.milestone = milestone
+        elif name == "verified_on":
+            obligation.verified_on = Obligation._meta.get_field(name).to_python(value)
+        else:
+            setattr(obligation, name, value)
+
+
+def obligation_save(*, obligation: Obligation, by, reason: str) -> Obligation:
+    """Validate an obligation with the catalogue's one rule (`Obligation.clean`, the same as
+    the admin's) and save it with a history entry saying who and why."""
+    obligation.full_clean()
+    obligation._change_reason = _reason(reason)
+    obligation._history_user = by
+    obligation.save()
+    return obligation
+
+
+def _load_obligation(*, spec, milestones, existing, records, report, pack_name) -> None:
+    key = spec.key
+    new = _pack_obligation(spec)
+    obligation = existing.get(key)
+    record = records.get((PackRecord.Kind.OBLIGATION, key))
+    if obligation is None:
+        if record is not None:
+            report.deleted.append(key)  # deleted by an editor after an earlier load: stays so
+            return
+        fields = {k: v for k, v in spec.fields.items() if k != "milestone"}
+        obligation = Obligation(milestone=milestones[spec.fields["milestone"]], **fields)
+        obligation_save(obligation=obligation, by=None, reason=f"{LOADED} {pack_name}")
+        _record(PackRecord.Kind.OBLIGATION, key, pack_name, new, None, [])
+        report.created.append(key)
+        return
+    current = _db_obligation(obligation)
+    base = record.values if record else _obligation_base(obligation, current)
+    apply, kept, conflicts = _merge(new, current, base)
+    if apply:
+        try:
+            with transaction.atomic():
+                _obligation_set(obligation, apply)
+                obligation_save(
+                    obligation=obligation, by=None,
+                    reason=f"{LOADED} {pack_name}: {', '.join(apply)}",
+                )  # fmt: skip
+        except ValidationError:
+            conflicts += list(apply)  # cannot be applied as it stands: an editor decides
+            apply = {}
+        else:
+            report.applied.append(f"{key}: {', '.join(apply)}")
+    if not (apply or kept or conflicts):
+        report.unchanged += 1
+    report.kept += [f"{key}: {name}" for name in kept]
+    report.conflicts += [f"{key}: {name}" for name in conflicts]
+    _conflicts_record(
+        kind=PackRecord.Kind.OBLIGATION, key=key, names=conflicts, new=new, current=current,
+        base=base, pack_name=pack_name, obj=obligation, pack_source=spec.fields["source_url"],
+    )  # fmt: skip
+    _record(PackRecord.Kind.OBLIGATION, key, pack_name, new, base, conflicts)
+
+
+def _obligation_milestones(pack: ObligationPack) -> tuple[Regulation, dict[str, Milestone]]:
+    """The pack's regulation and the milestones its entries name, or PackError naming every
+    entry whose milestone is not in the catalogue (nothing is written then)."""
+    regulation = Regulation.objects.filter(key=pack.regulation).first()
+    if regulation is None:
+        raise PackError(
+            pack.path,
+            [f"regulation: {pack.regulation!r} is not in the catalogue; load its pack first"],
+        )
+    wanted = {spec.fields["milestone"] for spec in pack.obligations}
+    milestones = {m.key: m for m in Milestone.objects.filter(key__in=wanted)}
+    problems = []
+    for spec in pack.obligations:
+        milestone = milestones.get(spec.fields["milestone"])
+        where = f"line {spec.line or '?'}, obligation {spec.key!r}: milestone"
+        if milestone is None:
+            problems.append(f"{where}: unknown milestone {spec.fields['milestone']!r}")
+        elif milestone.regulation_id != regulation.pk:
+            problems.append(f"{where}: {milestone.key!r} is not a milestone of {pack.regulation!r}")
+    if problems:
+        raise PackError(pack.path, problems)
+    return regulation, milestones
+
+
+@transaction.atomic
+def catalogue_load_obligations(*, pack: ObligationPack, dry_run: bool = False) -> LoadReport:
+    """Merge a validated obligations pack into the catalogue, after its milestones.
+
+    The same three-way merge as milestones (see the module docstring). An obligation the pack
+    no longer lists is reported in `not_in_pack`, never deleted: tracked duties may hang on it.
+    """
+    pack_name = Path(pack.path).name
+    report = LoadReport(pack=pack_name, regulation=pack.regulation)
+    regulation, milestones = _obligation_milestones(pack)
+    records = {
+        (r.kind, r.key): r for r in PackRecord.objects.filter(kind=PackRecord.Kind.OBLIGATION)
+    }
+    keys = [spec.key for spec in pack.obligations]
+    existing = Obligation.objects.select_related("milestone").in_bulk(keys, field_name="key")
+    for spec in pack.obligations:
+        try:
+            _load_obligation(
+                spec=spec, milestones=milestones, existing=existing, records=records,
+                report=report, pack_name=pack_name,
+            )  # fmt: skip
+        except ValidationError as exc:  # a new entry the model refuses: the file is refused
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+            raise PackError(
+                pack.path,
+                [
+                    f"line {spec.line or '?'}, obligation {spec.key!r}: {name}: {message}"
+                    for name, messages in errors.items()
+                    for message in messages
+                ],
+            ) from exc
+    from_other_packs = {key for (_, key), r in records.items() if r.pack != pack_name}
+    listed = set(
+        Obligation.objects.filter(milestone__regulation=regulation).values_list("key", flat=True)
+    )
+    report.not_in_pack = sorted(listed - set(keys) - from_other_packs)
+    if dry_run:
+        transaction.set_rollback(True)  # nothing written
+    return report
+
+
 def catalogue_load_file(
     *, path: Path | str, dry_run: bool = False, force: bool = False
 ) -> LoadReport:
-    """Load a pack file unless it is byte for byte the one loaded last time.
+    """Load a pack file (milestones or obligations) unless it is byte for byte the one loaded
+    last time.
 
     The whole file is parsed and validated first (PackError names every problem); then it is
     merged in one transaction.
@@ -388,7 +563,11 @@ def catalogue_load_file(
     if not force and digest and PackFile.objects.filter(name=name, sha256=digest).exists():
         return LoadReport(pack=name, file_unchanged=True)
     with transaction.atomic():
-        report = catalogue_load_pack(pack=pack_parse(path=path), dry_run=dry_run)
+        pack = pack_parse_any(path=path)
+        if isinstance(pack, ObligationPack):
+            report = catalogue_load_obligations(pack=pack, dry_run=dry_run)
+        else:
+            report = catalogue_load_pack(pack=pack, dry_run=dry_run)
         if not dry_run:
             PackFile.objects.update_or_create(name=name, defaults={"sha256": digest})
     return report
@@ -415,6 +594,15 @@ def pack_conflict_resolve(*, conflict: PackConflict, take: bool, by) -> None:
                 milestone=milestone, values=values, amendments=amendments,
                 origin=MilestoneChange.Origin.CONFLICT, by=by, reason=reason,
             )  # fmt: skip
+        elif conflict.kind == PackRecord.Kind.OBLIGATION:
+            obligation = Obligation.objects.filter(key=conflict.key).first()
+            if obligation is None:
+                raise ValidationError(
+                    f"The obligation {conflict.key} was deleted from the catalogue: "
+                    "keep the catalogue's value to close this conflict."
+                )
+            _obligation_set(obligation, values)
+            obligation_save(obligation=obligation, by=by, reason=reason)
         else:
             model = {"regulation": Regulation, "role": Role, "scope": Scope}[conflict.kind]
             obj = model.objects.get(key=conflict.key)

@@ -17,6 +17,7 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from tracker.catalogue.conditions import validate_conditions
 from tracker.catalogue.models import Confidence, Milestone
 
 KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -348,22 +349,29 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
     )
 
 
-def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
-    """Read a pack and validate all of it; raise PackError naming every bad entry and line."""
-    problems = _Problems()
+def _load_yaml(path: Path | str, text: str | None) -> Any:
     if text is None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise PackError(path, [f"cannot read the file: {exc}"]) from exc
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         raise PackError(
             path, [f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]
         ) from exc
+
+
+def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
+    """Read a pack and validate all of it; raise PackError naming every bad entry and line."""
+    return _milestone_pack(path, _load_yaml(path, text))
+
+
+def _milestone_pack(path: Path | str, data: Any) -> Pack:
+    problems = _Problems()
     if not isinstance(data, dict):
         raise PackError(
             path, ["the file must be a mapping with regulation, roles, scopes, milestones"]
@@ -433,3 +441,167 @@ def pack_parse(*, path: Path | str, text: str | None = None) -> Pack:
         scopes=scopes,
         milestones=specs,
     )
+
+
+# Obligations packs (fixtures/obligations/*.yaml) ------------------------------------------
+
+OBLIGATION_FIELDS = (
+    "key", "milestone", "article", "roles", "when", "when_any", "unless", "title", "done_when",
+    "text", "source_url", "confidence", "verified_on", "note",
+)  # fmt: skip
+OBLIGATION_REQUIRED = (
+    "key", "milestone", "article", "roles", "title", "done_when", "text", "source_url",
+    "confidence",
+)  # fmt: skip
+OBLIGATION_TEXT = ("article", "title", "done_when", "text", "source_url", "note")
+# The columns' lengths: a longer value is refused here, not by the database halfway through.
+OBLIGATION_MAX = {"key": 100, "milestone": 100, "article": 200, "title": 200, "source_url": 500}
+
+
+@dataclass(frozen=True)
+class ObligationSpec:
+    line: int
+    fields: dict[str, Any]  # the Obligation's fields; `milestone` is the milestone's key
+
+    @property
+    def key(self) -> str:
+        return self.fields["key"]
+
+
+@dataclass(frozen=True)
+class ObligationPack:
+    path: str
+    regulation: str
+    obligations: list[ObligationSpec] = field(default_factory=list)
+
+
+def _without_lines(value: Any) -> Any:
+    """A condition as written, without the line numbers the loader noted in its mappings."""
+    if isinstance(value, dict):
+        return {k: _without_lines(v) for k, v in value.items() if k != LINE}
+    if isinstance(value, list):
+        return [_without_lines(v) for v in value]
+    return value
+
+
+def _obligation(problems, raw) -> ObligationSpec | None:
+    if not isinstance(raw, dict):
+        problems.add(None, "obligations", f"each obligation must be a mapping, not {raw!r}")
+        return None
+    line = raw.get(LINE)
+    key = _text(raw.get("key"))
+    where = f"obligation {key!r}" if key else "obligation without a key"
+    before = len(problems)
+
+    unknown = set(raw) - set(OBLIGATION_FIELDS) - {LINE}
+    if unknown:
+        problems.add(line, where, f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+    for name in OBLIGATION_REQUIRED:
+        if raw.get(name) in (None, "", []):
+            problems.add(line, where, f"{name} is missing")
+    if key and not KEY_RE.match(key):
+        problems.add(line, where, "key must be lowercase letters, digits and dashes")
+    milestone = _text(raw.get("milestone"))
+    if milestone and not KEY_RE.match(milestone):
+        problems.add(line, where, f"milestone: {milestone!r} is not a milestone key")
+    for name in OBLIGATION_TEXT:
+        if isinstance(raw.get(name), (dict, list)):
+            problems.add(line, where, f"{name} must be text, not a list or a mapping")
+        elif "\x00" in _text(raw.get(name)):
+            problems.add(line, where, f"{name}: remove the NUL character, it cannot be stored")
+    for name, limit in OBLIGATION_MAX.items():
+        if len(_text(raw.get(name))) > limit:
+            problems.add(line, where, f"{name} is longer than {limit} characters")
+    if raw.get("source_url"):
+        _check_url(problems, line, where, "source_url", raw["source_url"])
+    if raw.get("confidence") is not None:
+        _check_choice(problems, line, where, "confidence", raw["confidence"], Confidence.values)
+    verified_on = _check_date(problems, line, where, "verified_on", raw.get("verified_on"))
+
+    conditions = {
+        name: _without_lines(raw.get(name)) for name in ("roles", "when", "when_any", "unless")
+    }
+    conditions["when"] = {} if conditions["when"] is None else conditions["when"]
+    for name in ("when_any", "unless"):
+        conditions[name] = [] if conditions[name] is None else conditions[name]
+    try:
+        validate_conditions(**conditions)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            if name == "roles" and conditions["roles"] in (None, "", []):
+                continue  # reported above: roles is missing
+            for message in messages:
+                problems.add(line, where, f"{name}: {message}")
+
+    if len(problems) > before:
+        return None
+    return ObligationSpec(
+        line=line,
+        fields={
+            "key": key,
+            "milestone": milestone,
+            **{name: _text(raw.get(name)) for name in OBLIGATION_TEXT},
+            **conditions,
+            "confidence": raw["confidence"],
+            "verified_on": verified_on,
+        },
+    )
+
+
+def obligation_pack_parse(*, path: Path | str, text: str | None = None) -> ObligationPack:
+    """Read an obligations pack and validate all of it without the database (milestones are
+    checked when it is loaded); raise PackError naming every bad entry, field and line."""
+    return _obligation_pack(path, _load_yaml(path, text))
+
+
+def _obligation_pack(path: Path | str, data: Any) -> ObligationPack:
+    problems = _Problems()
+    if not isinstance(data, dict):
+        raise PackError(path, ["the file must be a mapping with regulation and obligations"])
+    unknown = set(data) - {"regulation", "obligations", LINE}
+    if unknown:
+        problems.add(None, "the file", f"unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    regulation = _text(data.get("regulation"))
+    if not KEY_RE.match(regulation):
+        problems.add(None, "regulation", "give the key of the regulation, e.g. eu-ai-act")
+    raw_obligations = data.get("obligations")
+    if not isinstance(raw_obligations, list) or not raw_obligations:
+        problems.add(None, "obligations", "the obligations list is missing or empty")
+        raw_obligations = []
+    specs: list[ObligationSpec] = []
+    first_line: dict[str, int] = {}
+    for raw in raw_obligations:
+        key = _text(raw.get("key")) if isinstance(raw, dict) else ""
+        if key in first_line:
+            problems.add(
+                raw.get(LINE),
+                f"obligation {key!r}",
+                f"duplicate key, first used on line {first_line[key]}",
+            )
+            continue
+        if key:
+            first_line[key] = raw.get(LINE)
+        if spec := _obligation(problems, raw):
+            specs.append(spec)
+    if problems:
+        raise PackError(path, list(problems))
+    return ObligationPack(path=str(path), regulation=regulation, obligations=specs)
+
+
+def pack_parse_any(*, path: Path | str, text: str | None = None) -> Pack | ObligationPack:
+    """A milestones pack, or an obligations pack (a file whose top level lists obligations)."""
+    data = _load_yaml(path, text)
+    if isinstance(data, dict) and "obligations" in data:
+        return _obligation_pack(path, data)
+    return _milestone_pack(path, data)
+
+
+def pack_is_obligations(path: Path | str) -> bool:
+    """Whether a file is an obligations pack (its top level lists obligations), read cheaply:
+    only to load such packs after the milestones they name. Unreadable files say no; loading
+    them reports why."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^obligations\s*:", text, re.MULTILINE) is not None

@@ -6,10 +6,10 @@ from django.utils import timezone
 from tracker.catalogue import filters
 from tracker.catalogue.selectors import (
     milestone_queryset,
-    milestone_with_changes_queryset,
     regulation_default,
     timeline_build,
 )
+from tracker.web.selectors import milestone_duties, milestone_page_queryset
 
 TIMELINE_FILTERS = ("regulation", "role", "scope", "category")
 YEAR_MIN, YEAR_MAX = 1, 9999  # what a date can hold: outside, the year lookup cannot be built
@@ -57,12 +57,14 @@ def timeline(request):
 
 
 def milestone_detail(request, key):
-    """One milestone's permalink page: dates, amendments, legal basis, source and change log."""
-    milestone = get_object_or_404(milestone_with_changes_queryset(), key=key)
+    """One milestone's permalink page: dates, amendments, legal basis, source, the duties it
+    brings and its change log."""
+    milestone = get_object_or_404(milestone_page_queryset(), key=key)
     today = timezone.localdate()
     upcoming = milestone.occurrences(start=today, count=5)
     context = {
         "milestone": milestone,
+        "duties": milestone_duties(milestone),
         "upcoming": upcoming,
         "days_left": (upcoming[0] - today).days if upcoming else None,
         "is_past": milestone.date is not None and not upcoming,

@@ -1,10 +1,12 @@
+from contextlib import nullcontext
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from tracker.catalogue.pack_load import catalogue_load_file
-from tracker.catalogue.packs import PackError
+from tracker.catalogue.packs import PackError, pack_is_obligations
 
 
 class Command(BaseCommand):
@@ -16,7 +18,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "paths", nargs="*", help="Pack files; default: every *.yaml under fixtures/."
+            "paths",
+            nargs="*",
+            help="Pack files; default: every *.yaml under fixtures/, then under "
+            "fixtures/obligations/ (obligations load after their milestones).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Show what would happen; write nothing."
@@ -26,17 +31,29 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, paths, dry_run, force, **options):
-        files = [Path(p) for p in paths] or sorted((settings.BASE_DIR / "fixtures").glob("*.yaml"))
+        fixtures = settings.BASE_DIR / "fixtures"
+        files = [Path(p) for p in paths] or [
+            *sorted(fixtures.glob("*.yaml")),
+            *sorted((fixtures / "obligations").glob("*.yaml")),
+        ]
         if not files:
             raise CommandError("No pack files given and none found under fixtures/.")
-        for path in files:
-            try:
-                report = catalogue_load_file(path=path, dry_run=dry_run, force=force)
-            except PackError as exc:
-                raise CommandError(
-                    f"{exc.path} was rejected, nothing was written:\n  " + "\n  ".join(exc.problems)
-                ) from exc
-            self._print(path, report, dry_run)
+        # Obligations name milestones: their packs go last, whatever order they were given in.
+        files.sort(key=pack_is_obligations)
+        # A dry run is one transaction rolled back at the end, so an obligations pack sees the
+        # milestones a milestones pack of the same run would create.
+        with transaction.atomic() if dry_run else nullcontext():
+            for path in files:
+                try:
+                    report = catalogue_load_file(path=path, force=force)
+                except PackError as exc:
+                    raise CommandError(
+                        f"{exc.path} was rejected, nothing was written:\n  "
+                        + "\n  ".join(exc.problems)
+                    ) from exc
+                self._print(path, report, dry_run)
+            if dry_run:
+                transaction.set_rollback(True)  # nothing written, nothing announced
 
     def _print(self, path, report, dry_run):
         prefix = "[dry run] " if dry_run else ""
