@@ -11,7 +11,8 @@ regulations side by side, each with one fixed milestone 400 days ahead:
 - large: 20,000 active subscriptions, 1,000 organisations.
 Each subscription has 4 lead days (90, 30, 7, 1) and its 4 pending reminders; each
 organisation has an owner (a user with an email) and one open tracked item on the milestone.
-All inserted with INSERT ... SELECT generate_series, then ANALYZE.
+All inserted with INSERT ... SELECT generate_series, then ANALYZE; the tracked items through
+the ORM's bulk_create, so that the model's defaults fill the columns the workspace keeps adding.
 
 A superuser POSTs the admin's "Record an amendment" form (`admin:catalogue_milestone_amend`)
 through Django's test Client, `--runs` times per size, alternating the sizes so that the
@@ -99,19 +100,8 @@ INSERT_MEMBERSHIPS = """
     JOIN auth_user AS u ON u.username = %(prefix)s || '-owner' || n
 """
 
+
 # One open item per organisation on the milestone, owned by the organisation's owner.
-INSERT_ITEMS = """
-    INSERT INTO workspace_trackeditem
-        (organisation_id, milestone_id, status, not_applicable_reason, owner_id, target_date,
-         notes, evidence_links, reasons, applies, changed_in_catalogue)
-    SELECT m.organisation_id, %(milestone)s, 'not_started', '', m.user_id, NULL, '',
-           '[]'::jsonb, '[]'::jsonb, true, false
-    FROM workspace_membership AS m
-    JOIN workspace_organisation AS o ON o.id = m.organisation_id
-    WHERE o.slug LIKE %(prefix)s || '-company-%%'
-"""
-
-
 @dataclass
 class Size:
     """One milestone and who follows it, with the timings of its amendments."""
@@ -153,10 +143,24 @@ def size_create(size: Size, date: dt.date) -> None:
             INSERT_OWNERS,
             INSERT_ORGANISATIONS,
             INSERT_MEMBERSHIPS,
-            INSERT_ITEMS,
         ):
             cursor.execute(statement, params)
+        items_create(size)
     size.built = time.perf_counter() - started
+
+
+def items_create(size: Size) -> None:
+    """One open item on the milestone per organisation of the size, owned by its owner."""
+    from tracker.workspace.models import Membership, TrackedItem
+
+    owners = Membership.objects.filter(organisation__slug__startswith=f"{size.name}-company-")
+    TrackedItem.objects.bulk_create(
+        (
+            TrackedItem(organisation_id=organisation_id, milestone=size.milestone, owner_id=user_id)
+            for organisation_id, user_id in owners.values_list("organisation_id", "user_id")
+        ),
+        batch_size=1000,
+    )
 
 
 # The editor's request ----------------------------------------------------------------------
