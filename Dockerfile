@@ -16,8 +16,8 @@ COPY fixtures fixtures
 RUN SECRET_KEY=collectstatic-only-never-used python manage.py collectstatic --noinput --verbosity 0 \
     && groupadd --system --gid 10001 jalon \
     && useradd --system --uid 10001 --gid jalon --home-dir /app --no-create-home jalon \
-    && mkdir -p /app/var /app/secrets \
+    && mkdir -p /app/var/media /app/secrets \
     && chown -R jalon:jalon /app/var /app/secrets
 USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--limit-request-line", "16384", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

@@ -19,17 +19,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# The set-up steps, then config/supervisor.py runs the Procfile's web, worker and beat: it says
+# where to go once they answer, and stops them cleanly on Ctrl-C (make then exits 0).
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py catalogue_load
+	$(BIN)/python manage.py workspace_sync
 	$(BIN)/python manage.py admin_ensure
-	@echo
-	@echo "  Jalon is starting: open http://127.0.0.1:$(WEB_PORT)/  (admin: http://127.0.0.1:$(WEB_PORT)/admin/)"
-	@echo "  Web, Celery worker and beat run together; Ctrl-C stops all three."
-	@echo
-	$(BIN)/honcho --procfile Procfile start
+	@$(BIN)/python -m config.supervisor --procfile Procfile --url http://127.0.0.1:$(WEB_PORT)/
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,13 +3,27 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("jalon")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _log_as_the_web_does(**kwargs) -> None:
+    """Workers and beat log through settings.LOGGING: one format, one time zone everywhere.
+
+    Connecting here stops Celery from installing its own handlers (a second format, and the
+    time without its zone); LOG_LEVEL sets the level, not `--loglevel`.
+    """
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 
 @task_prerun.connect

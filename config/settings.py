@@ -3,17 +3,22 @@
 Every value has a default that lets a fresh checkout run with no external server
 (SQLite under var/, a filesystem Celery broker, email written to files). Setting
 DATABASE_URL, REDIS_URL or EMAIL_HOST switches to the real services. A malformed value
-stops start-up with a message naming the variable (environs parses strictly).
+stops start-up with one line naming the variable and the form it expects, and no traceback
+(config/environment.py: `Bad setting DEBUG=perhaps: expected true or false`).
 """
 
 import datetime as dt
+import logging
 import os
 import secrets
 import time
+import zoneinfo
 from pathlib import Path
 
 from celery.schedules import crontab
-from environs import Env
+from environs import validate
+
+from config.environment import BadSetting, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -33,18 +38,27 @@ def _secret_key() -> str:
         return value
     path = env.path("SECRET_KEY_FILE", VAR_DIR / "secret_key")
     path = path if path.is_absolute() else BASE_DIR / path
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # another process may be writing it this very moment
-            if value := path.read_text().strip():
-                return value
-            time.sleep(0.1)
-        raise RuntimeError(f"{path} is empty: delete it or set SECRET_KEY") from None
-    value = secrets.token_urlsafe(50)
-    with os.fdopen(fd, "w") as file:
-        file.write(value)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):  # another process may be writing it this very moment
+                if value := path.read_text().strip():
+                    return value
+                time.sleep(0.1)
+            raise BadSetting(
+                f"Bad setting SECRET_KEY_FILE={path}: the file is empty; "
+                "delete it or set SECRET_KEY"
+            ) from None
+        value = secrets.token_urlsafe(50)
+        with os.fdopen(fd, "w") as file:
+            file.write(value)
+    except OSError as error:
+        raise BadSetting(
+            f"Bad setting SECRET_KEY_FILE={path}: expected a file Jalon can create and read "
+            f"({error.strerror})"
+        ) from None
     return value
 
 
@@ -164,7 +178,19 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-TIME_ZONE = env.str("TIME_ZONE", "Europe/Brussels")
+
+
+def _time_zone_known(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise validate.ValidationError("unknown time zone") from None
+
+
+TIME_ZONE = env.str(
+    "TIME_ZONE", "Europe/Brussels", validate=_time_zone_known,
+    expected="a time zone name such as Europe/Brussels or UTC",
+)  # fmt: skip
 USE_I18N = True
 USE_TZ = True
 
@@ -180,12 +206,65 @@ STORAGES = {
     },
 }
 
+# Evidence files (docs/evidence.md): local files under MEDIA_ROOT by default, an S3-compatible
+# bucket when EVIDENCE_S3_BUCKET is set. Never served from a public URL (there is no MEDIA_URL
+# route): the workspace streams a file to members of its organisation only.
+MEDIA_ROOT = env.path("MEDIA_ROOT", VAR_DIR / "media")
+MEDIA_ROOT = MEDIA_ROOT if MEDIA_ROOT.is_absolute() else BASE_DIR / MEDIA_ROOT
+EVIDENCE_S3_BUCKET = env.str("EVIDENCE_S3_BUCKET", "")
+if EVIDENCE_S3_BUCKET:
+    _s3_endpoint = env.url("EVIDENCE_S3_ENDPOINT_URL", None, require_tld=False)
+    _s3_keys = (
+        env.str("EVIDENCE_S3_ACCESS_KEY_ID", ""),
+        env.str("EVIDENCE_S3_SECRET_ACCESS_KEY", ""),
+    )
+    if bool(_s3_keys[0]) != bool(_s3_keys[1]):
+        raise BadSetting(
+            "Set both EVIDENCE_S3_ACCESS_KEY_ID and EVIDENCE_S3_SECRET_ACCESS_KEY, or neither "
+            "(then boto3 finds credentials itself: instance role, AWS_* variables)."
+        )
+    STORAGES["evidence"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": EVIDENCE_S3_BUCKET,
+            "endpoint_url": _s3_endpoint.geturl() if _s3_endpoint else None,
+            "region_name": env.str("EVIDENCE_S3_REGION", "") or None,
+            "access_key": _s3_keys[0] or None,
+            "secret_key": _s3_keys[1] or None,
+            "location": env.str("EVIDENCE_S3_PREFIX", "").strip("/"),
+            "addressing_style": env.str(
+                "EVIDENCE_S3_ADDRESSING_STYLE",
+                "auto",
+                validate=validate.OneOf(["auto", "path", "virtual"]),
+            ),
+            "signature_version": "s3v4",
+            "default_acl": "private",  # never readable without our credentials
+            "querystring_auth": True,  # no unsigned URL, should one ever be built
+            "file_overwrite": False,
+        },
+    }
+else:
+    # No location: the storage follows MEDIA_ROOT (tests point it at a temporary folder).
+    STORAGES["evidence"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"file_permissions_mode": 0o640, "directory_permissions_mode": 0o750},
+    }
+# Limits of an uploaded evidence file: its size (20 MB unless set) and its type, checked by
+# its extension and by its first bytes (tracker/workspace/evidence.py lists what each is).
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", 20 * 1024 * 1024, validate=validate.Range(min=1))
+_EVIDENCE_KNOWN_TYPES = ["pdf", "png", "jpeg", "docx", "xlsx", "csv", "txt", "odt", "ods"]
+EVIDENCE_TYPES = env.list(
+    "EVIDENCE_TYPES", _EVIDENCE_KNOWN_TYPES,
+    validate=[validate.ContainsOnly(_EVIDENCE_KNOWN_TYPES), validate.Length(min=1)],
+)  # fmt: skip
+
 # The database cache keeps throttling shared between processes and working while Redis is down.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "jalon_cache"}
 }
 
-# Email: SMTP when EMAIL_HOST is set, otherwise one file per message under var/mail/.
+# Email: SMTP when EMAIL_HOST is set, otherwise one .eml file per message under var/mail/
+# (tracker/outbox/mail_backends.py; Django's file backend puts a whole connection in one file).
 EMAIL_HOST = env.str("EMAIL_HOST", "")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -196,7 +275,7 @@ if EMAIL_HOST:
     EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
     EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 30)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_BACKEND = "tracker.outbox.mail_backends.FilePerMessageBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Jalon <reminders@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -222,6 +301,9 @@ else:
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Where remote control (the `make run` supervisor's ping) is routed; the default is a
+        # `control/` folder in whatever directory the process started in.
+        "control_folder": str(_broker_dir / "control"),
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # Keep worker database connections between tasks (Celery closes them after each task
@@ -275,7 +357,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.workspace.tasks.incident_reminders_task",
         "schedule": crontab(hour=7, minute=5),
     },
+    "workspace-evidence-expiry-reminders": {
+        # Hourly, so that each person's reminder arrives at their own local hour.
+        "task": "tracker.workspace.evidence_tasks.evidence_expiry_reminders_task",
+        "schedule": crontab(minute=20),
+    },
 }
+# Task modules that are not an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["tracker.workspace.evidence_tasks"]
 
 # The most emails of one kind one address may receive in 24 hours (tracker/outbox): one over
 # its cap is kept, cancelled with the reason, where the admin sees it.
@@ -294,6 +383,9 @@ OUTBOX_DAILY_CAPS = {
     "incident_recorded": env.int("OUTBOX_INCIDENT_CAP", 200),
 }
 
+# A throttle rate as DRF reads it (requests per second, minute, hour or day).
+_RATE = validate.Regexp(r"^[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+_RATE_FORM = "a rate such as 10/hour (per second, minute, hour or day)"
 REST_FRAMEWORK = {
     # Throttles key on the client address: X-Forwarded-For is read only behind this many
     # trusted proxies (0: never, so a forged header cannot pose as another client).
@@ -309,8 +401,10 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "subscribe": env.str("SUBSCRIBE_RATE", "10/hour"),
-        "applicability": env.str("APPLICABILITY_RATE", "120/hour"),
+        "subscribe": env.str("SUBSCRIBE_RATE", "10/hour", validate=_RATE, expected=_RATE_FORM),
+        "applicability": env.str(
+            "APPLICABILITY_RATE", "120/hour", validate=_RATE, expected=_RATE_FORM
+        ),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -357,11 +451,27 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# One line format for every process (web, worker, beat, `make run`): the time in TIME_ZONE with
+# its offset (Django sets each process's zone from TIME_ZONE), the level, the message. Celery
+# (config/celery_app.py) and gunicorn (config/gunicorn.conf.py) log through this too.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
+# Celery's "Task ... received" and "... succeeded" lines, two per task (hundreds after the first
+# catalogue load), only with LOG_LEVEL=DEBUG; a task's failure is logged at any level.
+_TASK_LINES = "DEBUG" if LOG_LEVEL in ("DEBUG", logging.DEBUG) else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+    "formatters": {"line": {"format": LOG_FORMAT, "datefmt": LOG_DATE_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "celery.app.trace": {"level": _TASK_LINES},
+        "celery.worker.strategy": {"level": _TASK_LINES},
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # The apps that follow the catalogue: each consumes every milestone change after commit, in a

@@ -87,6 +87,8 @@ def site(live_server) -> dict:
             f"/w/{org.slug}/incidents/{incident.pk}/",
             f"/w/{org.slug}/dashboard/",
             f"/w/{org.slug}/my-reminders/",
+            f"/w/{org.slug}/evidence/",
+            f"/w/{org.slug}/evidence/add/",
             f"/w/import/?f={facts_link_encode(CHECKER_ANSWERS)}",
         ],
     }

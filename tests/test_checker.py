@@ -17,6 +17,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+from tests.duty_support import obligations_load
 from tests.factories import UserFactory
 from tracker.catalogue.models import Milestone
 from tracker.outbox.models import Message
@@ -176,6 +177,19 @@ def test_obligations_counted_from_an_event_come_last_and_say_so(client, catalogu
     assert relative == ids[-len(relative) :]
     assert "ai-act-serious-incident-report-15-days" in relative
     assert "Counted from an event" in row(html, "ai-act-serious-incident-report-15-days")
+
+
+def test_the_result_lists_the_duties_each_milestone_brings(client, catalogue):
+    obligations_load(only={ANNEX_III_APPLY})
+
+    html = client.get(result_url({"systems": [CV_SCREENER]})).content.decode()
+
+    annex_iii = row(html, ANNEX_III_APPLY)
+    assert re.search(r"<summary>\d+ duties</summary>", annex_iii)
+    assert '<span class="legal-basis">Art. 9</span>' in annex_iii  # risk management, first
+    assert annex_iii.index("Art. 9<") < annex_iii.index("Art. 10<") < annex_iii.index("Art. 72")
+    # a milestone the pack lists no duty for stays its own one duty, with no list
+    assert "<details" not in row(html, "ai-act-penalties-apply")
 
 
 def test_the_result_links_to_change_save_and_json(client, catalogue):
@@ -441,12 +455,14 @@ def test_saving_creates_the_organisation_its_facts_systems_and_tracked_items(
                                   ["interacts"], dt.date(2028, 1, 10), False)  # fmt: skip
     assert (writer.roles, writer.risk_class, writer.is_gpai_model, writer.gpai_systemic_risk,
             writer.art50) == (["deployer"], "other", True, True, ["deep_fake"])  # fmt: skip
+    # Every milestone of the answer is tracked: as a whole, or duty by duty when the catalogue
+    # lists its duties (tests/test_duties.py checks which); nothing else, nothing stopped.
     expected = answer_for(payload)["obligations"]
     items = TrackedItem.objects.filter(organisation=org, applies=True)
-    assert sorted(items.values_list("milestone__key", flat=True)) == sorted(
-        r["milestone"] for r in expected
-    )
-    assert items.count() == len(expected) == TrackedItem.objects.count()
+    assert set(items.values_list("milestone__key", flat=True)) == {r["milestone"] for r in expected}
+    whole = items.filter(obligation__isnull=True).values_list("milestone__key", flat=True)
+    assert len(whole) == len(set(whole))
+    assert items.count() == TrackedItem.objects.count()
     assert items.filter(milestone__key=ANNEX_III_APPLY).exists()
 
 
@@ -516,7 +532,7 @@ def test_the_result_page_runs_a_fixed_number_of_queries(
 ):
     url = result_url({"systems": _systems(n)})
 
-    with django_assert_num_queries(2):  # the catalogue's milestones, its version
+    with django_assert_num_queries(3):  # the catalogue's milestones, its obligations, its version
         response = client.get(url)
 
     assert response.status_code == 200

@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from tests.factories import MilestoneFactory, RegulationFactory, UserFactory
 from tracker.catalogue.models import Milestone
-from tracker.workspace.models import AISystem, Membership, Organisation, TrackedItem
+from tracker.workspace.models import AISystem, Evidence, Membership, Organisation, TrackedItem
 from tracker.workspace.services import organisation_create
 
 pytestmark = pytest.mark.django_db
@@ -429,6 +429,10 @@ def test_the_export_has_one_row_per_applying_item(client, officer, org, acme):
     item.evidence_links = ["https://example.org/a", "https://example.org/b"]
     item.reasons = [_reason(acme["cv"]), _reason(acme["bot"])]
     item.save()
+    for title in ("Model card", "Training data summary"):
+        Evidence.objects.create(
+            organisation=org, title=title, link="https://example.org/e", added_by=officer
+        ).covers.add(item)
     client.force_login(officer)
 
     response = client.get(export_url(org))
@@ -439,18 +443,21 @@ def test_the_export_has_one_row_per_applying_item(client, officer, org, acme):
     rows = _rows(response)
     assert rows[0] == ["Milestone key", "Title", "Legal basis", "Legal date", "Target date",
                        "Status", "Owner", "Notes", "Evidence links", "Reasons", "Applies",
-                       "No longer applies since", "Why it no longer applies"]  # fmt: skip
+                       "No longer applies since", "Why it no longer applies", "AI system",
+                       "Article", "Obligation key", "Milestone", "Evidence"]  # fmt: skip
     assert len(rows) == 1 + 12  # the 11 that apply, then the one that no longer does
     by_key = {row[0]: row for row in rows[1:]}
     assert by_key["gpai"] == [
         "gpai", "Gpai", "Art. 113", "2026-08-02", "2025-12-31", "In progress", "teammate",
         'Gap analysis, then "model card"', "https://example.org/a https://example.org/b",
         "Because of CV screener; Because of Chatbot", "Yes", "", "",
+        # tracked as a whole: no system, no duty; its article is the milestone's legal basis
+        "", "Art. 113", "", "Gpai", "Model card; Training data summary",
     ]  # fmt: skip
     assert by_key["incident-report"][3:7] == ["", "", "Not started", ""]
     assert [row[0] for row in rows[1:4]] == ["entry-into-force", "literacy", "prohibitions"]
     assert rows[-1][0] == "review-1"
-    assert rows[-1][10:] == ["No longer", "2026-02-20", STOPPED["stopped_reason"]]
+    assert rows[-1][10:13] == ["No longer", "2026-02-20", STOPPED["stopped_reason"]]
 
 
 @pytest.mark.parametrize(
@@ -555,7 +562,7 @@ def test_non_staff_are_sent_to_the_admin_sign_in(client, officer, org):
 # session, user, membership, the org menu's membership count, items, systems, members
 DASHBOARD_QUERIES = 7
 PARTIAL_QUERIES = 6  # the same without the org menu
-EXPORT_QUERIES = 4  # session, user, membership, items
+EXPORT_QUERIES = 5  # session, user, membership, items, evidence titles
 STAFF_QUERIES = 8  # session, user, the admin menu's 2 permission reads, 4 grouped counts
 
 

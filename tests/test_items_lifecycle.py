@@ -22,6 +22,7 @@ import time_machine
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from tests.duty_support import obligations_drop
 from tests.factories import UserFactory, acme_organisation
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_update
@@ -53,6 +54,8 @@ def frozen():
 
 @pytest.fixture
 def org(officer, ai_act_catalogue):
+    # Each item here is a milestone tracked as a whole; duties: tests/test_duties.py.
+    obligations_drop()
     return acme_organisation(officer)
 
 
@@ -166,7 +169,7 @@ def test_the_dashboard_and_the_export_list_it_apart_with_the_reason(client, offi
     )
     row = next(r for r in rows if r[0] == ANNEX_III)
     assert row[5:8] == ["In progress", "officer", "Gap analysis started"]
-    assert row[10:] == ["No longer", "2026-12-01", NO_LONGER_HIGH_RISK]
+    assert row[10:13] == ["No longer", "2026-12-01", NO_LONGER_HIGH_RISK]
     assert len(rows) == 1 + org.items.count()  # every item, none vanished
 
 
@@ -411,8 +414,8 @@ def test_the_item_page_reads_its_history_in_a_fixed_number_of_queries(
     client.get(url)
 
     # session, user, membership, org menu count, item, history rows (with their authors),
-    # the owners they name, the form's member list
-    with django_assert_num_queries(8):
+    # the owners they name, the form's member list, its evidence pieces
+    with django_assert_num_queries(9):
         response = client.get(url)
 
     assert response.status_code == 200

@@ -39,12 +39,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 from django.utils import timezone
 
 from config import urls as root_urls
+from tests.conftest import PACKS
 from tests.factories import UserFactory
 from tests.html_forms import form_fields
 from tracker.accounts.services import email_verify
 from tracker.catalogue.models import Milestone, MilestoneChange, Regulation
+from tracker.catalogue.pack_load import catalogue_load_file
 from tracker.workspace.models import (
     AISystem,
+    Evidence,
     Incident,
     Invitation,
     Membership,
@@ -255,6 +258,7 @@ def _snapshot(org: Organisation) -> dict:
 
 @pytest.fixture
 def world(loaded_small_pack) -> World:
+    catalogue_load_file(path=PACKS / "obligations-small.yaml")  # the admin's obligation pages
     olive = UserFactory(username="olive")
     eddie = UserFactory(username="eddie")
     vera = UserFactory(username="vera")
@@ -291,6 +295,13 @@ def world(loaded_small_pack) -> World:
         )
         for m in Milestone.objects.order_by("key")
     ]
+    piece = Evidence.objects.create(
+        organisation=org,
+        title="Audit secret-note-QX7",
+        link="https://example.org/audit",
+        added_by=olive,
+    )
+    piece.covers.set(items[:2])
     incident = Incident.objects.create(
         organisation=org, system=system, kinds=["general"], member_state="FR",
         aware_at=timezone.now() - dt.timedelta(hours=3), description="secret incident QX7",
@@ -308,6 +319,7 @@ def world(loaded_small_pack) -> World:
         "members.pk": str(eddie.memberships.get(organisation=org).pk),
         "invitations.pk": str(invitation.pk),
         "incidents.pk": str(incident.pk),
+        "evidence.pk": str(piece.pk),
         "items.pk": str(items[0].pk),
         "systems.pk": str(system.pk),
         "milestones.key": milestone.key,

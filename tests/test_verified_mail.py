@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from tests.duty_support import obligations_drop
 from tests.factories import UserFactory, acme_organisation
 from tracker.accounts.services import email_verify
 from tracker.catalogue.services import milestone_amend
@@ -42,6 +43,8 @@ def unverified(db):
 
 @pytest.fixture
 def org(verified_owner, unverified, ai_act_catalogue):
+    # Each item here is a milestone tracked as a whole; duties: tests/test_duties.py.
+    obligations_drop()
     organisation = acme_organisation(verified_owner)
     Membership.objects.create(organisation=organisation, user=unverified, role="owner")
     return organisation
@@ -108,18 +111,24 @@ def test_incident_mail_reaches_only_verified_people(org, verified_owner, unverif
     assert incident.owner == unverified  # still the owner: only the mail waits
 
 
-def test_moved_and_stopped_notices_skip_an_unverified_owner(org, verified_owner, unverified):
-    item = _item(org)
-    item_update(item=item, by=verified_owner, owner=unverified, status="in_progress")
-    milestone = item.milestone
-    milestone_amend(
-        milestone=milestone, new_date=dt.date(2028, 1, 3), amending_act="Regulation (EU) 2099/1",
-        source_url="https://example.org/a", confidence="high",
-    )  # fmt: skip
-    system = org.systems.get()
-    system.risk_class, system.annex_iii_point = "other", ""
-    system_save(system=system)
+def test_moved_and_stopped_notices_skip_an_unverified_owner(
+    org, verified_owner, unverified, after_commit
+):
+    other = acme_organisation(unverified)  # the same CV screener, owned by the unverified one
+    item_update(item=_item(org), by=verified_owner, owner=verified_owner, status="in_progress")
+    item_update(item=_item(other), by=unverified, owner=unverified, status="in_progress")
 
-    assert item.stopped_at is None and _item(org).stopped_at is not None  # it did stop
-    assert recipients("item_moved") == set()
-    assert recipients("item_stopped") == set()
+    with after_commit():  # the workspace's consumer runs, as a worker would
+        milestone_amend(
+            milestone=_item(org).milestone, new_date=dt.date(2028, 1, 3),
+            amending_act="Regulation (EU) 2099/1", source_url="https://example.org/a",
+            confidence="high",
+        )  # fmt: skip
+    for organisation in (org, other):
+        system = organisation.systems.get()
+        system.risk_class, system.annex_iii_point = "other", ""
+        system_save(system=system)
+
+    assert _item(org).stopped_at is not None and _item(other).stopped_at is not None
+    assert recipients("item_moved") == {"verified@example.org"}
+    assert recipients("item_stopped") == {"verified@example.org"}

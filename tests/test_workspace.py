@@ -7,6 +7,7 @@ import pytest
 from django.http import HttpRequest
 from django.urls import reverse
 
+from tests.duty_support import obligations_drop
 from tests.factories import acme_organisation
 from tracker.accounts.services import email_verify
 from tracker.catalogue.models import Milestone
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def org(officer, ai_act_catalogue):
+    # Each item here is a milestone tracked as a whole; duties: tests/test_duties.py.
+    obligations_drop()
     return acme_organisation(officer)
 
 

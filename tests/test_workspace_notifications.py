@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from tests.duty_support import obligations_drop
 from tests.factories import UserFactory, acme_organisation
 from tracker.catalogue.models import Milestone
 from tracker.catalogue.services import milestone_amend
@@ -36,6 +37,8 @@ def owner(db):
 
 @pytest.fixture
 def org(owner, ai_act_catalogue):
+    # Each item here is a milestone tracked as a whole; duties: tests/test_duties.py.
+    obligations_drop()
     return acme_organisation(owner)
 
 

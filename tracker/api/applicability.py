@@ -64,6 +64,9 @@ class ApplicabilityIn(serializers.Serializer):
 
 
 class DutyOut(serializers.Serializer):
+    """One duty the milestone brings for this company (the milestone itself when the catalogue
+    lists no duty of it that applies)."""
+
     article = serializers.CharField()
     title = serializers.CharField()
 

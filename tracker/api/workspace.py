@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
@@ -34,9 +34,35 @@ class SystemSerializer(serializers.ModelSerializer):
                   "art25"]  # fmt: skip
 
 
+class ItemSystemSerializer(serializers.Serializer):
+    """The AI system a duty is owed for."""
+
+    id = serializers.IntegerField(
+        allow_null=True, help_text="Null when the system was removed from the inventory."
+    )
+    name = serializers.CharField()
+
+
+class ItemObligationSerializer(serializers.Serializer):
+    """The duty an item tracks."""
+
+    key = serializers.CharField()
+    article = serializers.CharField()
+    title = serializers.CharField()
+
+
 class ItemSerializer(serializers.ModelSerializer):
     milestone = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    title = serializers.CharField(source="milestone.title", read_only=True)
+    title = serializers.CharField(
+        read_only=True, help_text="The duty's title, or the milestone's when tracked as a whole."
+    )
+    system = serializers.SerializerMethodField(
+        help_text="Null for a company duty or a milestone tracked as a whole."
+    )
+    obligation = ItemObligationSerializer(
+        read_only=True, allow_null=True,
+        help_text="Null when the milestone is tracked as a whole (it lists no duty).",
+    )  # fmt: skip
     legal_date = serializers.DateField(
         source="milestone.date", read_only=True, allow_null=True,
         help_text="Null for a deadline counted from an event (an incident report).",
@@ -57,9 +83,9 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrackedItem
-        fields = ["id", "milestone", "title", "legal_date", "status", "not_applicable_reason",
-                  "owner", "target_date", "notes", "evidence_links", "reasons",
-                  "changed_in_catalogue", "on_timeline", "applies", "stopped_at",
+        fields = ["id", "milestone", "title", "system", "obligation", "legal_date", "status",
+                  "not_applicable_reason", "owner", "target_date", "notes", "evidence_links",
+                  "reasons", "changed_in_catalogue", "on_timeline", "applies", "stopped_at",
                   "stopped_reason", "kept_at"]  # fmt: skip
         read_only_fields = ["reasons", "changed_in_catalogue", "applies", "stopped_at",
                             "stopped_reason", "kept_at"]  # fmt: skip
@@ -70,6 +96,12 @@ class ItemSerializer(serializers.ModelSerializer):
             self.fields["owner"].queryset = get_user_model().objects.filter(
                 memberships__organisation=organisation
             )
+
+    @extend_schema_field(ItemSystemSerializer(allow_null=True))
+    def get_system(self, item: TrackedItem) -> dict | None:
+        if not item.is_duty or not item.system_name:
+            return None
+        return {"id": item.system_id, "name": item.system_name}
 
     def validate(self, data):
         status = data.get("status", getattr(self.instance, "status", None))

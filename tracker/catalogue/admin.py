@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models.functions import ExtractYear
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -29,6 +30,7 @@ from tracker.catalogue.services import (
     milestone_amend,
     milestone_create,
     milestone_update,
+    obligation_change_announce,
 )
 
 
@@ -52,7 +54,17 @@ class YearFilter(admin.SimpleListFilter):
         return queryset
 
 
-class CatalogueAdmin(SimpleHistoryAdmin):
+class HistoryAdmin(SimpleHistoryAdmin):
+    """SimpleHistoryAdmin whose "version" pages answer 404, not 500, to a version id that is
+    not a number (the URL takes any text)."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if not str(version_id).isdigit():
+            raise Http404("No such version.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class CatalogueAdmin(HistoryAdmin):
     """Shared admin behaviour: every catalogue change is kept in the history."""
 
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -332,6 +344,25 @@ class ObligationAdmin(CatalogueAdmin):
     @admin.display(description="who")
     def who(self, obj: Obligation) -> str:
         return ", ".join(role.replace("_", " ") for role in obj.roles)
+
+    # An editor's change of a duty is announced (the milestone's change log; the workspace
+    # re-reads which duties apply). Editing only the note or verified_on is not.
+    QUIET_FIELDS = {"note", "verified_on"}
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not change or set(form.changed_data) - self.QUIET_FIELDS:
+            obligation_change_announce(
+                obligation=obj, by=request.user, what="changed" if change else "added"
+            )
+
+    def delete_model(self, request, obj) -> None:
+        obligation_change_announce(obligation=obj, by=request.user, what="removed")
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obligation in queryset.select_related("milestone"):
+            self.delete_model(request, obligation)
 
 
 @admin.register(Regulation)

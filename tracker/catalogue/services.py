@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from tracker.catalogue.events import change_publish_on_commit
-from tracker.catalogue.models import Amendment, Milestone, MilestoneChange, Role, Scope
+from tracker.catalogue.models import Amendment, Milestone, MilestoneChange, Obligation, Role, Scope
 from tracker.catalogue.packs import AmendmentSpec
 
 M2M_FIELDS = ("roles", "scopes")
@@ -141,6 +141,21 @@ def _announce(
     )
     change_publish_on_commit(change_id=change.pk)
     return change
+
+
+def obligation_change_announce(*, obligation: Obligation, by, what: str) -> MilestoneChange:
+    """Record that an editor changed a duty of a milestone (`what`: "changed", "added",
+    "removed"), in the milestone's public change log, and tell the apps that follow the
+    catalogue: the workspace re-reads which duties apply to each organisation. Pack loads do
+    not announce (a deploy runs `workspace_sync` after loading)."""
+    milestone = obligation.milestone
+    same = {"date": milestone.date, "status": milestone.status}
+    return _announce(
+        milestone=milestone, kind=MilestoneChange.Kind.DETAILS,
+        before={**same, "duties": ""},
+        after={**same, "duties": f"{obligation.article}: {obligation.title} ({what})"},
+        origin=MilestoneChange.Origin.ADMIN, by=by, reason=f"A duty was {what}",
+    )  # fmt: skip
 
 
 def _amendments_add(

@@ -8,8 +8,9 @@ no service fit for the admin is read-only here:
   last-owner rule holds);
 - AI systems: `system_save` and `system_delete` (tracking follows, and an item that stops
   applying says why), validated like the workspace's form;
-- tracked items: created and retired by tracking only, never deleted; their tracking
-  fields go through `item_update` (history, owner reminders).
+- tracked items (a duty per system, or a milestone tracked as a whole): created and retired
+  by tracking only, never deleted; their tracking fields go through `item_update` (history,
+  owner reminders).
 """
 
 from django import forms
@@ -104,18 +105,35 @@ class TrackedItemAdminForm(forms.ModelForm):
         return data
 
 
+class DutyFilter(admin.SimpleListFilter):
+    title = "tracked as"
+    parameter_name = "tracked_as"
+
+    def lookups(self, request, model_admin):
+        return [("duty", "A duty"), ("milestone", "A milestone as a whole")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "duty":
+            return queryset.filter(obligation__isnull=False)
+        if self.value() == "milestone":
+            return queryset.filter(obligation__isnull=True)
+        return queryset
+
+
 @admin.register(TrackedItem)
 class TrackedItemAdmin(SimpleHistoryAdmin):
     form = TrackedItemAdminForm
-    list_display = ["milestone", "organisation", "status", "owner", "target_date", "applies",
-                    "kept_at", "changed_in_catalogue"]  # fmt: skip
-    list_filter = ["status", "applies", "changed_in_catalogue"]
-    search_fields = ["milestone__title", "organisation__name"]
-    list_select_related = ["milestone", "organisation", "owner"]
+    list_display = ["__str__", "milestone", "organisation", "status", "owner", "target_date",
+                    "applies", "kept_at", "changed_in_catalogue"]  # fmt: skip
+    list_filter = [DutyFilter, "status", "applies", "changed_in_catalogue"]
+    search_fields = ["milestone__title", "obligation__title", "obligation__article",
+                     "system_name", "organisation__name"]  # fmt: skip
+    list_select_related = ["milestone", "organisation", "owner", "obligation"]
     raw_id_fields = ["owner"]
-    readonly_fields = ["organisation", "milestone", "reasons", "applies", "stopped_at",
-                       "stopped_reason", "kept_at", "kept_by", "changed_in_catalogue"]  # fmt: skip
-    fields = [*readonly_fields[:2], *services.ITEM_FIELDS, *readonly_fields[2:]]
+    readonly_fields = ["organisation", "milestone", "obligation", "system", "system_name",
+                       "reasons", "applies", "stopped_at", "stopped_reason", "kept_at",
+                       "kept_by", "changed_in_catalogue"]  # fmt: skip
+    fields = [*readonly_fields[:5], *services.ITEM_FIELDS, *readonly_fields[5:]]
 
     def has_add_permission(self, request) -> bool:
         return False  # items come from what applies (services.tracking_sync)

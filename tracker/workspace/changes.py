@@ -19,11 +19,13 @@ from tracker.workspace.services import tracking_sync
 
 # Changes that can alter what applies to a company: only live milestones are tracked, and the
 # rules read the dates of the milestones they name (cut-offs and reasons alike).
-RESYNC_FIELDS = {"status", "kind"}
+RESYNC_FIELDS = {"status", "kind", "duties"}
 RULES_READ = law.MILESTONE_KEYS | set(law.CUTOFFS)
 
 
 def resync_needed(change: MilestoneChange, milestone: Milestone) -> bool:
+    """A new milestone, a status or kind change, a duty of it changed (duties.py reads them),
+    or the date of a milestone the rules read."""
     if change.kind == MilestoneChange.Kind.CREATED or RESYNC_FIELDS & set(change.changes):
         return True
     return "date" in change.changes and milestone.key in RULES_READ

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from tracker.catalogue.events import catalogue_version
-from tracker.catalogue.models import LIVE_STATUSES, Milestone
+from tracker.catalogue.models import LIVE_STATUSES, Milestone, Obligation
 from tracker.workspace import applicability as law
+from tracker.workspace.duties import duties_listed
 
 KEYS = sorted(law.MILESTONE_KEYS | set(law.CUTOFFS))
 
@@ -36,6 +37,15 @@ def _date(milestone: Milestone, as_of: dt.date) -> dt.date | None:
     return milestone.date
 
 
+def catalogue_obligations() -> list[Obligation]:
+    """The duties of the milestones the rules can name, milestones joined, in one query."""
+    return list(
+        Obligation.objects.filter(milestone__key__in=KEYS)
+        .select_related("milestone")
+        .order_by("pk")
+    )
+
+
 def applicability_answer(*, company: law.CompanyFacts, as_of: dt.date) -> dict:
     """The obligations that apply, sorted by date (event-relative ones last), with reasons.
 
@@ -43,6 +53,7 @@ def applicability_answer(*, company: law.CompanyFacts, as_of: dt.date) -> dict:
     """
     milestones = catalogue_milestones()
     found = law.applicable_milestones(company, catalogue_dates(milestones))
+    listed = duties_listed(company, found, catalogue_obligations())
     names = {system.key: system.name for system in company.systems}
     rows = []
     for applicable in found:
@@ -56,8 +67,9 @@ def applicability_answer(*, company: law.CompanyFacts, as_of: dt.date) -> dict:
                 "date": _date(milestone, as_of),
                 "title": milestone.title,
                 "legal_basis": milestone.legal_basis,
-                # Until the pack lists each milestone's duties, a milestone is its one duty.
-                "obligations": [{"article": milestone.legal_basis, "title": milestone.title}],
+                # The duties it brings for this company; one that lists none is its one duty.
+                "obligations": listed.get(milestone.key)
+                or [{"article": milestone.legal_basis, "title": milestone.title}],
                 "systems": systems,
                 "reasons": [r.explanation for r in applicable.reasons],
             }

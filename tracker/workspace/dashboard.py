@@ -1,11 +1,12 @@
 """Reads for the dashboards: one organisation's, and the staff overview across organisations.
 
-The organisation's dashboard loads its items once (milestones and owners joined), with its
-systems and members, then filters, counts and draws in Python: three queries whether it tracks
-5 items or 500. Items that no longer apply are listed apart with why and since when; "overdue"
-is TrackedItem.is_overdue (a date someone here could have met), and an open item whose date
-passed before the organisation existed counts as "in force: confirm you comply". The staff
-overview counts in the database, one grouped query per table.
+The organisation's dashboard loads its items once (milestones, duties and owners joined), with
+its systems and members, then filters, counts and draws in Python: three queries whether it
+tracks 5 items or 500; duties are rolled up per milestone and system from the same rows. Items
+that no longer apply are listed apart with why and since when; "overdue" is
+TrackedItem.is_overdue (a date someone here could have met), and an open item whose date passed
+before the organisation existed counts as "in force: confirm you comply". The staff overview
+counts in the database, one grouped query per table.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.utils.dateformat import format as date_format
 
 from tracker.catalogue.models import Milestone
 from tracker.workspace.models import AISystem, Membership, Organisation, TrackedItem
-from tracker.workspace.selectors import items_all_for, stopped_first
+from tracker.workspace.selectors import DutyRollup, duty_rollups, items_all_for, stopped_first
 
 Status = TrackedItem.Status
 OPEN = TrackedItem.OPEN
@@ -43,12 +44,22 @@ WHOLE_COMPANY = "company"  # the by-system row for items no system reason names
 
 
 def item_system_keys(item: TrackedItem) -> set[str]:
-    """The systems (as str(pk)) the item's reasons name; company-wide reasons name none."""
+    """The systems (as str(pk)) the item is for: a duty's own system (a company duty, or one
+    of a removed system: none); for a milestone tracked as a whole, those its reasons name."""
+    if item.is_duty:
+        return {str(item.system_id)} if item.system_id is not None else set()
     return {
         str(reason["system"])
         for reason in item.reasons
         if isinstance(reason, dict) and reason.get("system")
     }
+
+
+def item_label(item: TrackedItem) -> str:
+    """An item in words: a duty with its article and system, or the milestone's title."""
+    if item.is_duty:
+        return f"{item.article}: {item.title} ({item.scope_label})"
+    return item.milestone.title
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +271,7 @@ class Dashboard:
     owners: list[OwnerLoad]
     chart: TimelineChart
     undated: int
+    duties: list[DutyRollup] = field(default_factory=list)  # per milestone and system
 
 
 def _is_overdue(item: TrackedItem, today: dt.date) -> bool:
@@ -382,7 +394,7 @@ def _chart(items: list[TrackedItem], today: dt.date, undated: int) -> TimelineCh
             status=item.status,
             colour=STATUS_COLOURS[item.status],
             overdue=_is_overdue(item, today),
-            label=f"{item.milestone.title}: due {_day(item.due_date)}, "
+            label=f"{item_label(item)}: due {_day(item.due_date)}, "
             f"{labels[item.status].lower()}{', overdue' if _is_overdue(item, today) else ''}",
         )
         for item, x, row in placed
@@ -443,6 +455,7 @@ def dashboard_summarise(
         owners=_owners(items, today),
         chart=_chart(items, today, undated),
         undated=undated,
+        duties=list(duty_rollups(items).values()),
     )
 
 

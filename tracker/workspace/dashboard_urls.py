@@ -10,4 +10,5 @@ urlpatterns: list = [
     path("_staff/dashboard/", dashboard_views.staff_dashboard, name="staff_dashboard"),
     path("<slug:slug>/dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("<slug:slug>/export.csv", dashboard_views.export, name="export"),
+    path("<slug:slug>/report/", dashboard_views.report, name="report"),
 ]

@@ -1,4 +1,5 @@
-"""The dashboards: an organisation's (with its CSV export) and the staff overview."""
+"""The dashboards: an organisation's (with its CSV export and its printable report) and the staff
+overview."""
 
 from __future__ import annotations
 
@@ -25,17 +26,22 @@ from tracker.workspace.dashboard import (
 )
 from tracker.workspace.models import TrackedItem
 from tracker.workspace.selectors import (
+    item_evidence_titles,
     items_all_for,
     membership_get,
+    report_sections,
     stopped_first,
 )
 
 # What a spreadsheet would read as a formula (OWASP "CSV injection"), tab and CR included.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The first thirteen columns are those of the export before duties; for a duty, "Title" is the
+# duty's and "Milestone" the milestone's whose date it is tracked against.
 CSV_HEADER = [
     "Milestone key", "Title", "Legal basis", "Legal date", "Target date", "Status", "Owner",
     "Notes", "Evidence links", "Reasons", "Applies", "No longer applies since",
-    "Why it no longer applies",
+    "Why it no longer applies", "AI system", "Article", "Obligation key", "Milestone",
+    "Evidence",
 ]  # fmt: skip
 # The permission that opens the staff overview (every organisation's figures); being staff is
 # not enough. Grant it in the admin (Users or Groups: "workspace | organisation | Can view").
@@ -117,8 +123,9 @@ def _applies(item: TrackedItem) -> str:
 @login_required
 @require_GET
 def export(request, slug):
-    """Every item, one CSV row each (viewers may export too): the tracked ones by date, then
-    the ones that no longer apply, with since when and why."""
+    """Every item, one CSV row each (viewers may export too): each duty with its system and
+    article, and each milestone tracked as a whole; the tracked ones by date, then the ones
+    that no longer apply, with since when and why."""
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
     today = timezone.localdate()
@@ -136,20 +143,40 @@ def export(request, slug):
         )
     )
     tracked = [item for item in every if item.is_tracked]
+    evidence = item_evidence_titles(every)
     for item in [*tracked, *stopped_first(i for i in every if not i.is_tracked)]:
         m = item.milestone
         stopped = timezone.localtime(item.stopped_at).date().isoformat() if item.stopped_at else ""
         row = [
-            m.key, m.title, m.legal_basis, m.date.isoformat() if m.date else "",
+            m.key, item.title, m.legal_basis, m.date.isoformat() if m.date else "",
             item.target_date.isoformat() if item.target_date else "",
             item.get_status_display(), item.owner.get_username() if item.owner else "",
             item.notes, " ".join(item.evidence_links),
             "; ".join(r.get("text", "") for r in item.reasons if isinstance(r, dict)),
             _applies(item), stopped if not item.applies else "",
             item.stopped_reason if not item.applies else "",
+            item.scope_label, item.article, item.obligation.key if item.is_duty else "",
+            m.title, "; ".join(evidence.get(item.pk, [])),
         ]  # fmt: skip
         writer.writerow([csv_safe(cell) for cell in row])
     return response
+
+
+@login_required
+@require_GET
+def report(request, slug):
+    """Every obligation on one page, a table per system, for an auditor or an investor: it
+    prints (or saves as PDF from the browser) with a page per system and no navigation.
+    Viewers may open it."""
+    membership = membership_get(user=request.user, slug=slug)
+    org = membership.organisation
+    items = list(items_all_for(organisation=org))
+    context = {
+        "membership": membership, "org": org, "today": timezone.localdate(),
+        "now": timezone.localtime(),
+        **report_sections(items=items, systems=org.systems.all()),
+    }  # fmt: skip
+    return render(request, "workspace/report.html", context)
 
 
 @staff_member_required

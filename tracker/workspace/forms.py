@@ -127,7 +127,7 @@ class ReminderSettingsForm(ReminderTimingForm):
     """What a person hears about the items they own in one organisation, and when."""
 
     field_order = ["enabled", "lead_days", "timezone", "send_hour", "overdue_digest",
-                   "incident_clock", "item_moved"]  # fmt: skip
+                   "incident_clock", "item_moved", "evidence_expiry"]  # fmt: skip
 
     enabled = forms.BooleanField(
         required=False, initial=True, label="Remind me before the dates of the items I own",
@@ -144,6 +144,11 @@ class ReminderSettingsForm(ReminderTimingForm):
     item_moved = forms.BooleanField(
         required=False, initial=True, label="A notice when the legal date of an item I own moves"
     )
+    evidence_expiry = forms.BooleanField(
+        required=False, initial=True,
+        label="A reminder before evidence I own (or that nobody owns, in an organisation I own) "
+        "expires",
+    )  # fmt: skip
 
 
 class MemberRoleForm(forms.Form):

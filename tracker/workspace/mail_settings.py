@@ -20,7 +20,7 @@ from tracker.workspace.models import Membership, Organisation, OwnerReminders
 SALT = "jalon.workspace.mail-stop"
 # Which OwnerReminders flag each stoppable kind of email obeys.
 STOPPABLE = {"overdue_digest": "overdue_digest", "incident_clock": "incident_clock",
-             "item_moved": "item_moved"}  # fmt: skip
+             "item_moved": "item_moved", "evidence_expiry": "evidence_expiry"}  # fmt: skip
 
 
 def owner_key(*, organisation_id: int, user_id: int) -> str:

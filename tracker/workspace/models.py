@@ -15,7 +15,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from tracker.catalogue.fields import ListField, validate_strings
-from tracker.catalogue.models import Milestone
+from tracker.catalogue.models import Milestone, Obligation
 from tracker.workspace.clocks import incident_deadline
 
 
@@ -261,6 +261,9 @@ def validate_evidence_links(links) -> None:
             raise ValidationError(f"“{shown}” is not an http(s) link.") from None
 
 
+WHOLE_COMPANY_LABEL = "Whole company"
+
+
 class TrackedItemQuerySet(models.QuerySet):
     """The one definition of the item sets every page, email and count uses."""
 
@@ -274,6 +277,10 @@ class TrackedItemQuerySet(models.QuerySet):
 
     def open(self) -> TrackedItemQuerySet:
         return self.filter(status__in=TrackedItem.OPEN)
+
+    def duties(self) -> TrackedItemQuerySet:
+        """Items that track one duty of the catalogue (for a system or the company)."""
+        return self.filter(obligation__isnull=False)
 
     def overdue(self, today: dt.date) -> TrackedItemQuerySet:
         return self.filter(self.overdue_condition(today))
@@ -290,7 +297,8 @@ class TrackedItemQuerySet(models.QuerySet):
 
 
 class TrackedItem(models.Model):
-    """One obligation that applies to the organisation, and how it is going."""
+    """One obligation that applies to the organisation, and how it is going: a duty of the
+    catalogue for one AI system (or for the company), or a milestone with no duties listed."""
 
     class Status(models.TextChoices):
         NOT_STARTED = "not_started", "Not started"
@@ -302,7 +310,24 @@ class TrackedItem(models.Model):
     OPEN = (Status.NOT_STARTED, Status.TO_CONFIRM, Status.IN_PROGRESS)
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="items")
-    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="+")
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, related_name="+",
+        help_text="Whose date it is tracked against (for a duty: its own milestone, or the "
+        "Art. 111 substitute that applies to the system).",
+    )  # fmt: skip
+    obligation = models.ForeignKey(
+        Obligation, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The duty tracked; empty: the milestone is tracked as a whole.",
+    )  # fmt: skip
+    system = models.ForeignKey(
+        AISystem, null=True, blank=True, on_delete=models.SET_NULL, related_name="items",
+        help_text="The AI system the duty is owed for; empty: the company's (or the system "
+        "was removed, see the name).",
+    )  # fmt: skip
+    system_name = models.CharField(
+        "AI system", max_length=120, blank=True, default="", db_default="",
+        help_text="The system's name, kept when the system is removed from the inventory.",
+    )  # fmt: skip
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.NOT_STARTED,
         help_text="“In force: confirm you comply” is where an item starts when its date had "
@@ -350,9 +375,30 @@ class TrackedItem(models.Model):
     objects = TrackedItemQuerySet.as_manager()
 
     class Meta:
-        ordering = ["milestone__date", "milestone__key"]
+        ordering = ["milestone__date", "milestone__key", "system_name", "obligation_id"]
+        # One item per (organisation, milestone, system, obligation), NULLs included: one
+        # constraint per shape, so SQLite and PostgreSQL alike refuse a second one. A duty of a
+        # removed system (system NULL, its name kept) is no longer a live identity.
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "milestone"], name="item_unique"),
+            models.UniqueConstraint(
+                fields=["organisation", "milestone"],
+                condition=Q(obligation__isnull=True),
+                name="item_unique_milestone",
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "milestone", "system", "obligation"],
+                condition=Q(obligation__isnull=False, system__isnull=False),
+                name="item_unique_system_duty",
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "milestone", "obligation"],
+                condition=Q(obligation__isnull=False, system__isnull=True, system_name=""),
+                name="item_unique_company_duty",
+            ),
+            models.CheckConstraint(
+                name="item_system_only_for_a_duty",
+                condition=Q(obligation__isnull=False) | Q(system__isnull=True, system_name=""),
+            ),
             models.CheckConstraint(
                 name="item_not_applicable_has_a_reason",
                 condition=~Q(status="not_applicable") | ~Q(not_applicable_reason=""),
@@ -360,7 +406,37 @@ class TrackedItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.milestone} ({self.organisation})"
+        where = f", {self.system_name}" if self.system_name else ""
+        return f"{self.title}{where} ({self.organisation})"
+
+    @property
+    def is_duty(self) -> bool:
+        return self.obligation_id is not None
+
+    @property
+    def title(self) -> str:
+        """The duty's title, or the milestone's when it is tracked as a whole."""
+        return self.obligation.title if self.is_duty else self.milestone.title
+
+    @property
+    def article(self) -> str:
+        """The duty's article, or the milestone's legal basis."""
+        return self.obligation.article if self.is_duty else self.milestone.legal_basis
+
+    @property
+    def system_removed(self) -> bool:
+        """A duty of a system since removed from the inventory (its name is kept)."""
+        return self.system_id is None and bool(self.system_name)
+
+    @property
+    def scope_label(self) -> str:
+        """Whom the duty is owed for: the system's name, or the whole company ("" for a
+        milestone tracked as a whole)."""
+        if not self.is_duty:
+            return ""
+        if self.system_removed:
+            return f"{self.system_name} (removed)"
+        return self.system_name or WHOLE_COMPANY_LABEL
 
     @property
     def due_date(self) -> dt.date | None:
@@ -580,6 +656,9 @@ class OwnerReminders(models.Model):
         default=True, help_text="Daily reminder of an unreported incident's deadline."
     )
     item_moved = models.BooleanField(default=True, help_text="Notice when an item's date moves.")
+    evidence_expiry = models.BooleanField(
+        default=True, help_text="Reminder before a piece of evidence I own expires."
+    )
 
     class Meta:
         verbose_name_plural = "owner reminders"

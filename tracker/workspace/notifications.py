@@ -116,7 +116,7 @@ def overdue_digests(*, now: dt.datetime) -> int:
         .filter(verified_filter("owner__"))
         .exclude(turned_off(OVERDUE_DIGEST, organisation_ref="organisation_id",
                             user_ref="owner_id"))
-        .select_related("milestone", "organisation", "owner")
+        .select_related("milestone", "organisation", "owner", "obligation")
         .order_by("owner_id", "due")
     )  # fmt: skip
     messages = []
@@ -213,8 +213,9 @@ def incident_reminders(*, now: dt.datetime) -> int:
 def items_flag_moved_milestone(*, change: MilestoneChange, milestone: Milestone) -> dict:
     """Flag every organisation's open items for a moved milestone and tell each owner once.
 
-    Set-based: one UPDATE flags the items, the notices are written in one statement with a
-    dedupe key per item and change, so running it again sends nothing twice. Notices still
+    Set-based: one UPDATE flags the items, the notices (one per owner and organisation, listing
+    their items) are written in one statement with a dedupe key per owner, organisation and
+    change, so running it again sends nothing twice. Notices still
     queued about an earlier move of the same milestone are cancelled: they are no longer true.
     """
     items = TrackedItem.objects.filter(milestone=milestone, status__in=OPEN)
@@ -224,23 +225,31 @@ def items_flag_moved_milestone(*, change: MilestoneChange, milestone: Milestone)
     owned = (
         items.filter(owner__isnull=False).filter(verified_filter("owner__"))
         .exclude(turned_off(ITEM_MOVED, organisation_ref="organisation_id", user_ref="owner_id"))
-        .select_related("owner", "organisation")
+        .select_related("owner", "organisation", "obligation")
+        .order_by("owner_id", "organisation_id", "pk")
     )  # fmt: skip
     topic = f"milestone:{milestone.pk}"
-    for item in owned:
+    # One email per owner and organisation, listing every duty of theirs with this date.
+    for (owner_id, organisation_id), group in groupby(
+        owned, key=lambda item: (item.owner_id, item.organisation_id)
+    ):
+        group = list(group)
+        item = group[0]
+        key = f"moved:{change.pk}:o{organisation_id}:u{owner_id}"
         try:
             messages.append(workspace_message(
-                ITEM_MOVED, to_email=item.owner.email, key=f"moved:{change.pk}:i{item.pk}",
-                context={"item": item, "milestone": milestone, "old_date": change.old_date,
+                ITEM_MOVED, to_email=item.owner.email, key=key,
+                context={"item": item, "items": group, "milestone": milestone,
+                         "old_date": change.old_date,
                          "url": settings.SITE_URL + reverse(
                              "workspace:item",
                              kwargs={"slug": item.organisation.slug, "pk": item.pk})},
                 now=now, topic=topic,
-                stop={"user_id": item.owner_id, "organisation_id": item.organisation_id,
+                stop={"user_id": owner_id, "organisation_id": organisation_id,
                       "organisation": item.organisation},
             ))  # fmt: skip
-        except Exception as exc:  # one item's bad data fails alone, recorded on the receipt
-            errors.append({"item": item.pk, "error": f"{exc!r}"[:300]})
+        except Exception as exc:  # one owner's bad data fails alone, recorded on the receipt
+            errors.append({"items": [one.pk for one in group], "error": f"{exc!r}"[:300]})
     superseded = outbox.messages_cancel(
         Message.objects.filter(kind=ITEM_MOVED, topic=topic).exclude(
             dedupe_key__startswith=f"moved:{change.pk}:"

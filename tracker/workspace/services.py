@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,11 +12,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from tracker.catalogue.events import catalogue_version
-from tracker.catalogue.models import LIVE_STATUSES
-from tracker.workspace import applicability, item_notices
-from tracker.workspace.checker import catalogue_dates, catalogue_milestones
+from tracker.catalogue.models import LIVE_STATUSES, Milestone, Obligation
+from tracker.workspace import applicability, duties, item_notices
+from tracker.workspace.checker import catalogue_dates, catalogue_milestones, catalogue_obligations
 from tracker.workspace.facts import facts_from_organisation, system_fields
 from tracker.workspace.models import AISystem, Incident, Membership, Organisation, TrackedItem
 from tracker.workspace.notifications import (
@@ -24,6 +27,17 @@ from tracker.workspace.notifications import (
     owner_reminders_sync,
 )
 from tracker.workspace.slugs import slug_is_reserved
+
+log = logging.getLogger(__name__)
+
+# Where an item starts (which one depends on its date); anything else is someone's work.
+INITIAL_STATUSES = (TrackedItem.Status.NOT_STARTED, TrackedItem.Status.TO_CONFIRM)
+# The work a duty item takes over from the milestone item it replaces.
+WORK_FIELDS = ("status", "not_applicable_reason", "owner", "target_date", "notes",
+               "evidence_links")  # fmt: skip
+CARRIED_OVER = "Started with the work done on the milestone, tracked as a whole until then."
+SYNCED_FIELDS = ["reasons", "applies", "stopped_at", "stopped_reason", "kept_at", "kept_by",
+                 "system_name"]  # fmt: skip
 
 
 @transaction.atomic
@@ -41,18 +55,123 @@ def organisation_create(*, name: str, owner: AbstractBaseUser) -> Organisation:
     return organisation
 
 
+@dataclass
+class _Wanted:
+    """An item the rules select now: its milestone, its duty and system (if any), why."""
+
+    milestone: Milestone
+    obligation: Obligation | None
+    system: AISystem | None
+    reasons: list[dict]
+
+
+def _reason_rows(found: applicability.Applicability, system_key: str | None) -> list[dict]:
+    """The reasons of a milestone as stored on an item: for a duty, those naming its system
+    (a company duty: the company-level ones); for a milestone tracked as a whole, all."""
+    reasons = list(found.reasons)
+    if system_key is not None:
+        reasons = (
+            [r for r in reasons if r.system_key == system_key]
+            or [r for r in reasons if not r.system_key]
+            or reasons
+        )
+    return [
+        {"rule": r.rule, "article": r.article, "text": r.explanation, "system": r.system_key}
+        for r in reasons
+    ]
+
+
+def _identity(item: TrackedItem) -> tuple:
+    """What makes an item that item: a duty of a removed system is no live identity."""
+    if item.system_removed:
+        return ("removed", item.pk)
+    return (item.milestone_id, item.system_id, item.obligation_id)
+
+
+REASON_MAX = 100  # the history's change reason column
+
+
+def _moved_words(milestone: Milestone) -> str:
+    """The history's note on a duty that moved to another milestone (at most 100 characters)."""
+    room = REASON_MAX - len("Now tracked against “”")
+    title = milestone.title if len(milestone.title) <= room else milestone.title[: room - 1] + "…"
+    return f"Now tracked against “{title}”"
+
+
+def _fresher(item: TrackedItem, other: TrackedItem) -> bool:
+    """Which of two items of one duty to move: the one that applies, else the latest stopped."""
+
+    def rank(i: TrackedItem) -> tuple:
+        return (i.applies, i.stopped_at.timestamp() if i.stopped_at else 0, i.pk)
+
+    return rank(item) > rank(other)
+
+
+def _has_work(item: TrackedItem) -> bool:
+    """Someone worked on it: a status beyond where items start, an owner, a target date,
+    notes, or evidence."""
+    return bool(
+        item.status not in INITIAL_STATUSES
+        or item.owner_id is not None
+        or item.target_date is not None
+        or item.notes.strip()
+        or item.evidence_links
+        or item.evidence.exists()
+    )
+
+
+def _names(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def duty_by_duty_words(duties: list[_Wanted]) -> str:
+    """Why a milestone tracked as a whole stopped: its duties are tracked one by one now."""
+    systems = sorted({f"“{w.system.name}”" for w in duties if w.system is not None})
+    if any(w.system is None for w in duties):
+        systems.append("the whole company")
+    n = len(duties)
+    return f"Now tracked duty by duty ({n} dut{'y' if n == 1 else 'ies'} for {_names(systems)})."
+
+
+def _notice_items(stopped: list[TrackedItem]) -> list[TrackedItem]:
+    """One notice per owner for the duties of one milestone and system that stop together:
+    the first item carries the others (`also_stopped`, listed in the email)."""
+    firsts: dict[tuple, TrackedItem] = {}
+    out = []
+    for item in stopped:
+        if not item.is_duty:
+            out.append(item)
+            continue
+        group = (item.owner_id, item.milestone_id, item.system_id, item.system_name)
+        if group in firsts:
+            firsts[group].also_stopped.append(item)
+            continue
+        item.also_stopped = []
+        firsts[group] = item
+        out.append(item)
+    return out
+
+
 @transaction.atomic
 def tracking_sync(*, organisation: Organisation, cause: str = "") -> dict[str, int]:
     """Bring the tracked items in line with what applies now, by the catalogue's dates now.
 
-    New obligations get an item: "In force: confirm you comply" when its date had passed
-    before the organisation was created (nobody here could have met it), "Not started"
-    otherwise. Nothing is deleted: an item that no longer applies records why (`cause`, what
-    changed, in words: "the system “CV screener” is no longer high-risk") and when, keeps its
-    status, notes, evidence, owner and history, and its owner is emailed once; if it applies
-    again it comes back as it was. Reasons are refreshed. Run after every profile or inventory
-    edit, and by the workspace's consumer after every catalogue change.
+    Each duty the catalogue lists for an applicable milestone is tracked per AI system it
+    applies to (a company duty once: duties.py decides); a milestone with no duty that applies
+    is tracked as a whole. New items start as "In force: confirm you comply" when their date
+    had passed before the organisation was created (nobody here could have met it), "Not
+    started" otherwise. Nothing is deleted: an item that no longer applies records why
+    (`cause`, what changed, in words: "the system “CV screener” is no longer high-risk") and
+    when, keeps its status, notes, evidence, owner and history, and its owner is emailed once;
+    if it applies again it comes back as it was. A duty the rules now track against another
+    milestone (its Art. 111 substitute for that system, or back) moves there with its work. A
+    milestone tracked as a whole that is now tracked duty by duty hands its work (status,
+    owner, target date, notes, evidence) to each of its new duty items and stops, saying so.
+    Reasons are refreshed. Run after every profile or inventory edit, by the workspace's
+    consumer after every catalogue change, and by `manage.py workspace_sync`; a second run
+    changes nothing.
     """
+    Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
     systems = list(organisation.systems.all())
     company = facts_from_organisation(organisation, systems)
     milestones = catalogue_milestones()
@@ -63,55 +182,181 @@ def tracking_sync(*, organisation: Organisation, cause: str = "") -> dict[str, i
     found = {a.milestone_key: a for a in applicable}
     # Only live milestones are tracked: a withdrawn or superseded one retires its items.
     live = {key: m for key, m in milestones.items() if key in found and m.status in LIVE_STATUSES}
+    by_key = {str(system.pk): system for system in systems}
+    wanted: dict[tuple, _Wanted] = {}
+    for duty in duties.duties_matching(company, applicable, catalogue_obligations()):
+        milestone = live.get(duty.milestone_key)
+        if milestone is None:
+            continue  # withdrawn, or not in this catalogue
+        system = by_key.get(duty.system_key)
+        reasons = _reason_rows(found[duty.milestone_key], duty.system_key)
+        identity = (milestone.pk, system.pk if system else None, duty.obligation.pk)
+        wanted[identity] = _Wanted(milestone, duty.obligation, system, reasons)
+    by_duty: dict[int, list[_Wanted]] = {}
+    for want in wanted.values():
+        by_duty.setdefault(want.milestone.pk, []).append(want)
+    for key, milestone in live.items():
+        if milestone.pk not in by_duty:
+            wanted[(milestone.pk, None, None)] = _Wanted(
+                milestone, None, None, _reason_rows(found[key], None)
+            )
     existing = {
-        item.milestone.key: item
-        for item in organisation.items.select_related("milestone", "owner", "organisation")
+        _identity(item): item
+        for item in organisation.items.select_related(
+            "milestone", "owner", "organisation", "obligation"
+        )
     }
+    # Milestones tracked as a whole until now, tracked duty by duty from this run on.
+    handing_over = {
+        item.milestone_id: item
+        for item in existing.values()
+        if not item.is_duty and item.applies and item.milestone_id in by_duty
+    }
+    work = {pk: item for pk, item in handing_over.items() if _has_work(item)}
     founded = timezone.localdate(organisation.created_at)
     now = timezone.now()
     counts = {"added": 0, "updated": 0, "retired": 0}
-    stopped, restored = [], []
-    for key, result in found.items():
-        if key not in live:
-            continue  # a rule names a milestone this catalogue does not have (yet)
-        reasons = [
-            {"rule": r.rule, "article": r.article, "text": r.explanation, "system": r.system_key}
-            for r in result.reasons
-        ]
-        item = existing.get(key)
+    created, changed, stopped, restored, handed = [], [], [], [], []
+    # A system's duty the rules now track against another milestone (its Art. 111 substitute,
+    # or back): the same item moves there, with its work, rather than starting again.
+    movable: dict[tuple, TrackedItem] = {}
+    for identity, item in existing.items():
+        if item.is_duty and not item.system_removed and identity not in wanted:
+            pair = (item.system_id, item.obligation_id)
+            if pair not in movable or _fresher(item, movable[pair]):
+                movable[pair] = item
+    moved: list[TrackedItem] = []
+    for identity, want in wanted.items():
+        item = existing.get(identity)
+        name = want.system.name if want.system is not None else ""
+        if item is None and want.system is not None:
+            item = movable.pop((want.system.pk, want.obligation.pk), None)
+            if item is not None:
+                if not item.applies:
+                    item.stopped_at, item.stopped_reason = None, ""
+                    item.kept_at, item.kept_by = None, None
+                    restored.append(item)
+                item.milestone, item.reasons, item.applies = want.milestone, want.reasons, True
+                item.system_name = name
+                moved.append(item)
+                continue
         if item is None:
-            date = live[key].date
+            date = want.milestone.date
             in_force = date is not None and date <= founded
             status = TrackedItem.Status.TO_CONFIRM if in_force else TrackedItem.Status.NOT_STARTED
-            TrackedItem.objects.create(
-                organisation=organisation, milestone=live[key], reasons=reasons, status=status
-            )
-            counts["added"] += 1
-        elif item.reasons != reasons or not item.applies:
-            fields = ["reasons", "applies"]
+            item = TrackedItem(
+                organisation=organisation, milestone=want.milestone, obligation=want.obligation,
+                system=want.system, system_name=name, reasons=want.reasons, status=status,
+            )  # fmt: skip
+            source = work.get(want.milestone.pk) if want.obligation is not None else None
+            if source is not None:
+                for field in WORK_FIELDS:
+                    setattr(item, field, getattr(source, field))
+                item.carried_over = True
+            created.append(item)
+        elif item.reasons != want.reasons or not item.applies or item.system_name != name:
             if not item.applies:  # back, as it was: only the record of its absence goes
                 item.stopped_at, item.stopped_reason = None, ""
                 item.kept_at, item.kept_by = None, None
-                fields += ["stopped_at", "stopped_reason", "kept_at", "kept_by"]
                 restored.append(item)
-            item.reasons, item.applies = reasons, True
-            item.save(update_fields=fields)
-            counts["updated"] += 1
-    for key, item in existing.items():
-        if key not in live and item.applies:
-            item.applies, item.stopped_at = False, now
+            item.reasons, item.applies, item.system_name = want.reasons, True, name
+            changed.append(item)
+    moved_ids = {item.pk for item in moved}
+    for identity, item in existing.items():
+        if identity in wanted or not item.applies or item.pk in moved_ids:
+            continue
+        item.applies, item.stopped_at = False, now
+        if item.milestone_id in handing_over and handing_over[item.milestone_id] is item:
+            item.stopped_reason = duty_by_duty_words(by_duty[item.milestone_id])
+            handed.append(item)
+        else:
+            key = item.milestone.key
             item.stopped_reason = item_notices.stop_reason(
-                milestone=item.milestone, selected=key in found, cause=cause
+                milestone=item.milestone, selected=key in found and key not in live, cause=cause
             )
-            item.save(update_fields=["applies", "stopped_at", "stopped_reason"])
             stopped.append(item)
-            counts["retired"] += 1
+    carried = [item for item in created if getattr(item, "carried_over", False)]
+    fresh = [item for item in created if not getattr(item, "carried_over", False)]
+    if fresh:
+        bulk_create_with_history(fresh, TrackedItem, default_date=now)
+    if carried:
+        bulk_create_with_history(carried, TrackedItem, default_date=now,
+                                 default_change_reason=CARRIED_OVER)  # fmt: skip
+        _evidence_hand_over(work, carried)
+    if changed:
+        bulk_update_with_history(changed, TrackedItem, fields=SYNCED_FIELDS, default_date=now)
+    for milestone_id in {item.milestone_id for item in moved}:
+        group = [item for item in moved if item.milestone_id == milestone_id]
+        reason = _moved_words(group[0].milestone)
+        bulk_update_with_history(group, TrackedItem, fields=["milestone", *SYNCED_FIELDS],
+                                 default_date=now, default_change_reason=reason)  # fmt: skip
+    if stopped or handed:
+        bulk_update_with_history([*stopped, *handed], TrackedItem, default_date=now,
+                                 fields=["applies", "stopped_at", "stopped_reason"])  # fmt: skip
+    counts.update(added=len(created), updated=len(changed) + len(moved),
+                  retired=len(stopped) + len(handed))  # fmt: skip
     Organisation.objects.filter(pk=organisation.pk).update(catalogue_version=catalogue_version())
     item_notices.item_stopped_withdraw(items=restored)
-    item_notices.item_stopped_notices(items=stopped, now=now)
-    for owner in {item.owner for item in [*stopped, *restored]} - {None}:
+    item_notices.item_stopped_notices(items=_notice_items(stopped), now=now)
+    touched = [*stopped, *restored, *handed, *moved, *(i for i in created if i.owner_id)]
+    for owner in {item.owner for item in touched} - {None}:
         owner_reminders_sync(organisation=organisation, user=owner)
     return counts
+
+
+def _evidence_hand_over(work: dict[int, TrackedItem], carried: list[TrackedItem]) -> None:
+    """The evidence pieces that covered a milestone tracked as a whole cover each of the duty
+    items that take over its work (kept in the pieces' history)."""
+    for milestone_id, source in work.items():
+        targets = [i for i in carried if i.milestone_id == milestone_id]
+        if not targets:
+            continue
+        for piece in source.evidence.all():
+            piece.covers.add(*targets)
+
+
+SYNC_ERROR = "Jalon could not bring the tracked obligations up to date"
+
+
+def _sync_error_notes(notes: list, error: str | None, today: dt.date) -> list:
+    """The review notes without the last sync failure, and with this one if any."""
+    kept = [n for n in notes if not (isinstance(n, str) and n.startswith(SYNC_ERROR))]
+    if error is not None:
+        kept.append(
+            f"{SYNC_ERROR} on {today.day} {today:%B %Y}: {error}. Nothing was changed; it is "
+            "tried again at the next sync."
+        )
+    return kept
+
+
+def tracking_sync_every(*, slugs: list[str] | None = None) -> dict:
+    """`tracking_sync` for every organisation (or those of `slugs`), each on its own: one that
+    fails is rolled back alone, its error logged and put on its review notes (the admin and
+    its owners see it) until a later run succeeds. Running it twice changes nothing."""
+    organisations = Organisation.objects.order_by("pk")
+    if slugs:
+        organisations = organisations.filter(slug__in=slugs)
+    counts = {"organisations": 0, "added": 0, "updated": 0, "retired": 0}
+    errors = []
+    today = timezone.localdate()
+    for organisation in organisations.iterator(chunk_size=200):
+        error = None
+        try:
+            with transaction.atomic():
+                result = tracking_sync(organisation=organisation)
+        except Exception as exc:  # recorded; the other organisations go on
+            log.exception("Tracking sync failed for %s", organisation.slug)
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            errors.append({"organisation": organisation.slug, "error": error})
+        else:
+            counts["organisations"] += 1
+            for name, value in result.items():
+                counts[name] += value
+        notes = organisation.review_notes if isinstance(organisation.review_notes, list) else []
+        new_notes = _sync_error_notes(notes, error, today)
+        if new_notes != notes:
+            Organisation.objects.filter(pk=organisation.pk).update(review_notes=new_notes)
+    return {**counts, "errors": errors}
 
 
 @transaction.atomic

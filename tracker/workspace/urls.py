@@ -1,6 +1,13 @@
 from django.urls import path
 
-from tracker.workspace import dashboard_urls, import_views, incident_views, member_views, views
+from tracker.workspace import (
+    dashboard_urls,
+    evidence_urls,
+    import_views,
+    incident_views,
+    member_views,
+    views,
+)
 
 app_name = "workspace"
 urlpatterns = [
@@ -33,6 +40,7 @@ urlpatterns = [
     path("<slug:slug>/systems/", views.systems, name="systems"),
     path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),
     path("<slug:slug>/items/<int:pk>/", views.item, name="item"),
+    *evidence_urls.urlpatterns,
     path("<slug:slug>/incidents/", incident_views.incidents, name="incidents"),
     path("<slug:slug>/incidents/<int:pk>/", incident_views.incident_edit, name="incident_edit"),
     path(

@@ -21,6 +21,9 @@ from tracker.workspace.models import AISystem, Membership
 from tracker.workspace.notifications import owner_reminders_sync
 from tracker.workspace.selectors import (
     deadline_words,
+    duty_rollups,
+    item_get,
+    item_groups,
     item_history,
     items_all_for,
     membership_get,
@@ -56,14 +59,18 @@ def home(request):
 
 @login_required
 def timeline(request, slug):
-    """The organisation's personal timeline: what applies, why, and how it is going."""
+    """The organisation's personal timeline: what applies, why, and how it is going; each
+    duty under its milestone and system, with the roll-up of that system's duties."""
     membership = membership_get(user=request.user, slug=slug)
     items = list(items_all_for(organisation=membership.organisation))
     groups = timeline_split(items, timezone.localdate())
+    rollups = duty_rollups(items)
     context = {
         "membership": membership,
         "org": membership.organisation,
         "groups": groups,
+        "sections": {name: item_groups(group, rollups) for name, group in groups.items()},
+        "rollups": list(rollups.values()),
         "total": len(items) - len(groups["stopped"]),
         "today": timezone.localdate(),
     }
@@ -125,9 +132,7 @@ def item(request, slug, pk):
     """
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
-    tracked = get_object_or_404(
-        org.items.select_related("milestone", "owner", "organisation", "kept_by"), pk=pk
-    )
+    tracked = item_get(organisation=org, pk=pk)
     if request.method == "POST" and "keep" in request.POST:
         _editor(membership)
         keep = KEEP_CHOICES.get(request.POST["keep"])
