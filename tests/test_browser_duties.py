@@ -1,6 +1,7 @@
 """In a real Chromium on a 375 px phone: from the public checker's result to a saved workspace
 that tracks each duty of the CV screener, rolled up per milestone and system; one duty marked
-done changes the roll-up on the timeline and the dashboard; the printable report fits too.
+done and given evidence (a file uploaded from its page) changes the roll-up on the timeline and
+the dashboard; the printable report fits too.
 
 The real catalogue and the obligations pack are written before Playwright starts (see
 tests/test_browser_officer.py for why); everything after that goes through the pages.
@@ -28,8 +29,9 @@ ROLLUP = "CV screener: {} of 21 duties done before 2 December 2027"
 
 
 @pytest.fixture
-def site(live_server) -> str:
+def site(live_server, settings, tmp_path) -> str:
     """The live server with the real catalogue and its obligations."""
+    settings.MEDIA_ROOT = tmp_path / "media"
     for path in REAL_PACKS:
         catalogue_load_file(path=path)
     cutoffs_complete()
@@ -77,7 +79,11 @@ def save_a_cv_screener_to_a_new_workspace(page: Page, site: str) -> None:
     expect(page).to_have_url(f"{site}/w/acme-ai/")
 
 
-def test_from_the_checker_to_duties_rolled_up_and_one_marked_done_on_a_phone(site, new_page):
+def test_from_the_checker_to_duties_rolled_up_and_one_marked_done_on_a_phone(
+    site, new_page, tmp_path
+):
+    procedure = tmp_path / "Human oversight procedure.pdf"
+    procedure.write_bytes(b"%PDF-1.4\n% oversight procedure\n%%EOF\n")
     page = new_page(viewport=PHONE)
     save_a_cv_screener_to_a_new_workspace(page, site)
 
@@ -103,10 +109,23 @@ def test_from_the_checker_to_duties_rolled_up_and_one_marked_done_on_a_phone(sit
     assert serious_violations(page) == []
     page.get_by_label("Status").select_option(label="Done")
     page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(f"{site}/w/acme-ai/")
+
+    # Evidence for that duty: upload the oversight procedure from its page
+    group.get_by_role("link", name=re.compile(r"^Art\. 14 · ")).click()
+    page.get_by_role("link", name="Add evidence for this item").click()
+    page.get_by_label("Upload a file").check()
+    page.get_by_label("File", exact=True).set_input_files(str(procedure))
+    page.get_by_label("Title").fill("Human oversight procedure")
+    page.get_by_role("button", name="Add evidence").click()
+    expect(page.locator("li.evidence", has_text="Human oversight procedure")).to_be_visible()
+    fits(page)
 
     # The roll-up changed, on the timeline and on the dashboard
-    expect(page).to_have_url(f"{site}/w/acme-ai/")
+    page.goto(f"{site}/w/acme-ai/")
     expect(page.locator("#duties")).to_contain_text(ROLLUP.format(1))
+    cv_rollup = page.locator("#duties li", has_text=ROLLUP.format(1))
+    expect(cv_rollup.locator(".evidenced")).to_have_text("1 with evidence")
     done = page.locator("section", has=page.locator("#h-closed"))
     expect(done.locator("li.duty")).to_have_count(1)
     expect(done.locator("li.duty")).to_contain_text("Art. 14")

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -44,7 +44,13 @@ def items_all_for(*, organisation) -> QuerySet[TrackedItem]:
                "obligation")  # fmt: skip
     order = (F("milestone__date").asc(nulls_last=True), "milestone__key", "system_name",
              "obligation_id")  # fmt: skip
-    return organisation.items.select_related(*related).defer(*DUTY_TEXT).order_by(*order)
+    covered = TrackedItem.evidence.through.objects.filter(trackeditem_id=OuterRef("pk"))
+    return (
+        organisation.items.select_related(*related)
+        .defer(*DUTY_TEXT)
+        .annotate(has_evidence=Exists(covered))
+        .order_by(*order)
+    )
 
 
 def items_for(*, organisation) -> QuerySet[TrackedItem]:
@@ -157,6 +163,7 @@ class DutyRollup:
     done: int = 0
     not_applicable: int = 0
     total: int = 0  # the tracked duties, not-applicable ones included
+    evidenced: int = 0  # duties with at least one piece of evidence
 
     @property
     def anchor(self) -> str:
@@ -203,6 +210,7 @@ def duty_rollups(items) -> dict[tuple, DutyRollup]:
         row.total += 1
         row.done += item.status == TrackedItem.Status.DONE
         row.not_applicable += item.status == TrackedItem.Status.NOT_APPLICABLE
+        row.evidenced += bool(getattr(item, "has_evidence", False))
     order = sorted(
         rows.values(),
         key=lambda r: (r.milestone.date is None, r.milestone.date or dt.date.min,
