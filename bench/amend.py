@@ -1,6 +1,6 @@
 """An editor's amendment: the request costs the same with 20,000 followers as with 10.
 
-Target (../shared/PRODUCT.md): an editor's amendment returns as fast with 20,000 followers as
+Target (docs/targets.md): an editor's amendment returns as fast with 20,000 followers as
 with 10; the fan-out runs in workers. The request writes the amendment, the milestone and one
 `MilestoneChange` row, and after commit puts one task per consumer on the broker; it does not
 touch a follower.

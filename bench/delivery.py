@@ -1,6 +1,6 @@
 """Reminder delivery rate: the real pipeline against a bare smtplib loop, same messages.
 
-Target (../shared/PRODUCT.md): delivery through the real pipeline reaches at least half the
+Target (docs/targets.md): delivery through the real pipeline reaches at least half the
 rate of a bare `smtplib` loop sending the same messages to the same local SMTP server.
 
 What runs, all on this machine:

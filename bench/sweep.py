@@ -1,6 +1,6 @@
 """Cost of a reminder sweep with nothing due, at 1,000 and at 100,000 subscriptions.
 
-Target (../shared/PRODUCT.md): a sweep when nothing is due costs the same with 100,000
+Target (docs/targets.md): a sweep when nothing is due costs the same with 100,000
 subscriptions as with 1,000 - its cost follows what is due, not what exists. The sweep reads
 due rows through the partial index `reminder_due_idx` (pending reminders, by due_at).
 
