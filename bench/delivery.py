@@ -149,7 +149,7 @@ def celery_worker(log_path: Path) -> Iterator[None]:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=os.environ.copy(),
+            env={**os.environ, "LOG_TASKS": "true"},  # the send tasks' times: worker_task_ms
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -458,8 +458,11 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 LOG_LEVEL = env.log_level("LOG_LEVEL", "INFO")
 # Celery's "Task ... received" and "... succeeded" lines, two per task (hundreds after the first
-# catalogue load), only with LOG_LEVEL=DEBUG; a task's failure is logged at any level.
-_TASK_LINES = "DEBUG" if LOG_LEVEL in ("DEBUG", logging.DEBUG) else "WARNING"
+# catalogue load), only with LOG_LEVEL=DEBUG or LOG_TASKS=true (bench/delivery.py reads the
+# send tasks' times from them); a task's failure is logged at any level.
+_TASK_LINES = (
+    "DEBUG" if LOG_LEVEL in ("DEBUG", logging.DEBUG) or env.bool("LOG_TASKS", False) else "WARNING"
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
