@@ -1,9 +1,8 @@
-"""Obligation rows for tests: the real obligations pack read as plain YAML, and a small factory.
+"""Obligation rows for tests: the real obligations pack, and a small factory.
 
-`obligations_load()` makes (or refreshes, by key) one catalogue Obligation per entry of
-fixtures/obligations/eu-ai-act-obligations.yaml, hung on the milestone of the same key loaded
-by the `ai_act_catalogue` fixture. It reads the YAML itself, so these tests do not depend on
-the catalogue's loader; once that loader has loaded the pack, the rows are simply found again.
+`obligations_load()` loads fixtures/obligations/eu-ai-act-obligations.yaml through the
+catalogue's own loader (as `make run` does), onto the milestones the `ai_act_catalogue`
+fixture loaded; loading it again changes nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +13,10 @@ from pathlib import Path
 import yaml
 
 from tracker.catalogue.models import Confidence, Milestone, Obligation
+from tracker.catalogue.pack_load import catalogue_load_file
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 OBLIGATIONS_PACK = FIXTURES / "obligations" / "eu-ai-act-obligations.yaml"
-FIELDS = ("article", "roles", "when", "when_any", "unless", "title", "done_when", "text",
-          "source_url", "confidence", "note")  # fmt: skip
 
 
 def pack_entries() -> list[dict]:
@@ -27,23 +25,14 @@ def pack_entries() -> list[dict]:
 
 
 def obligations_load(*, only: set[str] | None = None) -> list[Obligation]:
-    """The pack's obligations as catalogue rows (those of `only` milestone keys, if given), in
-    the pack's order; the milestones must be loaded."""
-    entries = [e for e in pack_entries() if only is None or e["milestone"] in only]
-    keys = {e["milestone"] for e in entries}
-    milestones = {m.key: m for m in Milestone.objects.filter(key__in=keys)}
-    rows = []
-    for entry in entries:
-        values = {name: entry.get(name) for name in FIELDS}
-        values["when"] = values["when"] or {}
-        values["when_any"] = values["when_any"] or []
-        values["unless"] = values["unless"] or []
-        values["note"] = values["note"] or ""
-        row, _ = Obligation.objects.update_or_create(
-            key=entry["key"], defaults={"milestone": milestones[entry["milestone"]], **values}
-        )
-        rows.append(row)
-    return rows
+    """The pack's obligations as catalogue rows (only those of the `only` milestone keys, if
+    given: the others are removed), in the pack's order; the milestones must be loaded."""
+    catalogue_load_file(path=OBLIGATIONS_PACK)
+    keys = [e["key"] for e in pack_entries() if only is None or e["milestone"] in only]
+    if only is not None:
+        Obligation.objects.exclude(key__in=keys).delete()
+    rows = Obligation.objects.in_bulk(keys, field_name="key")
+    return [rows[key] for key in keys]
 
 
 def obligation_make(milestone: Milestone, n: int, **fields) -> Obligation:

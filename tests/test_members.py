@@ -9,10 +9,9 @@ import re
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.factories import UserFactory, acme_organisation
-from tracker.accounts.models import EmailVerification
+from tracker.accounts.services import email_verify
 from tracker.outbox.models import Message
 from tracker.workspace.members import INVITATIONS_PER_HOUR, invitation_from_token
 from tracker.workspace.models import Invitation, Membership
@@ -23,17 +22,9 @@ pytestmark = pytest.mark.django_db
 NOON = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
 
 
-def verified(user):
-    """The user, with their current address verified."""
-    EmailVerification.objects.update_or_create(
-        user=user, defaults={"email": user.email, "verified_at": timezone.now()}
-    )
-    return user
-
-
 @pytest.fixture
 def owner(db):
-    return verified(UserFactory(username="owner"))
+    return UserFactory(username="owner")
 
 
 @pytest.fixture
@@ -82,7 +73,7 @@ def test_an_owner_invites_by_email_and_the_invitee_joins_with_that_role(client, 
     )
     assert "This invitation works only for teammate@example.org" in message.body_text
 
-    teammate = verified(UserFactory(username="teammate", email="teammate@example.org"))
+    teammate = UserFactory(username="teammate", email="teammate@example.org")
     client.force_login(teammate)
     path = _path(message)
     page = client.get(path)
@@ -99,7 +90,7 @@ def test_the_invited_address_is_matched_without_regard_to_case(client, owner, or
     client.force_login(owner)
     _invite(client, org, email="Teammate@Example.ORG")
     path = _path(Message.objects.get(kind="invitation"))
-    teammate = verified(UserFactory(username="teammate", email="teammate@example.org"))
+    teammate = UserFactory(username="teammate", email="teammate@example.org")
 
     client.force_login(teammate)
     client.post(path)
@@ -111,7 +102,7 @@ def test_an_invitation_opened_by_another_account_is_refused_and_joins_nothing(cl
     client.force_login(owner)
     _invite(client, org, role="owner")
     path = _path(Message.objects.get(kind="invitation"))
-    intruder = verified(UserFactory(username="intruder", email="intruder@example.org"))
+    intruder = UserFactory(username="intruder", email="intruder@example.org")
     client.force_login(intruder)
 
     page = client.get(path)
@@ -143,7 +134,7 @@ def test_an_invitation_needs_the_invited_address_verified(client, owner, org):
     assert "Verify your email address first" in page.content.decode()
     assert not Membership.objects.filter(user=teammate).exists()
 
-    verified(teammate)
+    email_verify(user=teammate, email=teammate.email)
     assert client.post(path).status_code == 302
     assert Membership.objects.get(user=teammate).role == "editor"
 
@@ -176,8 +167,7 @@ def test_an_invitation_link_leads_a_newcomer_through_sign_up_and_verification(cl
 
 
 def test_only_owners_invite(client, org):
-    editor = _member(org, "ed", "editor").user
-    verified(editor)
+    editor = _member(org, "ed", "editor").user  # verified: the role is what stops it
     client.force_login(editor)
 
     assert _invite(client, org).status_code == 403
@@ -297,7 +287,7 @@ def test_an_owner_revokes_a_pending_invitation_after_confirming(client, owner, o
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED  # still queued: withdrawn
     assert message.last_error == "The invitation was revoked."
-    client.force_login(verified(UserFactory(username="teammate", email="teammate@example.org")))
+    client.force_login(UserFactory(username="teammate", email="teammate@example.org"))
     assert client.post(path).status_code == 404
     assert not Membership.objects.filter(user__username="teammate").exists()
 
@@ -356,7 +346,7 @@ def test_only_owners_see_revoke_and_resend_invitations(client, owner, org):
     client.force_login(owner)
     client.get(_invite(client, org).url)  # the owner reads their "sent" notice
     invitation = Invitation.objects.get()
-    editor = verified(_member(org, "ed", "editor").user)
+    editor = _member(org, "ed", "editor").user
     client.force_login(editor)
 
     assert "teammate@example.org" not in client.get(_url("members", org)).content.decode()
@@ -419,7 +409,7 @@ def test_a_member_leaves_and_an_owner_removes_each_after_a_confirmation(client, 
 
 
 def test_the_removal_page_counts_the_items_that_lose_their_owner(client, ai_act_catalogue):
-    ada = verified(UserFactory(username="ada"))
+    ada = UserFactory(username="ada")
     org = acme_organisation(ada)
     theirs = _member(org, "removed", "editor")
     two = list(org.items.values_list("pk", flat=True)[:2])

@@ -14,7 +14,12 @@ from tracker.workspace.models import (
     TrackedItem,
     validate_evidence_links,
 )
-from tracker.workspace.selectors import items_all_for, items_for, membership_get
+from tracker.workspace.selectors import (
+    VIEWERS_READ_ONLY,
+    items_all_for,
+    items_for,
+    membership_get,
+)
 from tracker.workspace.services import item_update
 
 
@@ -130,7 +135,7 @@ class OrganisationScoped:
         super().initial(request, *args, **kwargs)
         self.membership = membership_get(user=request.user, slug=kwargs["slug"])
         if request.method not in permissions.SAFE_METHODS and not self.membership.can_edit:
-            raise PermissionDenied("Viewers can read but not change this organisation.")
+            raise PermissionDenied(VIEWERS_READ_ONLY)
 
     def get_serializer_context(self):
         organisation = getattr(getattr(self, "membership", None), "organisation", None)

@@ -35,8 +35,7 @@ from tracker.workspace.evidence import (
 )
 from tracker.workspace.evidence_forms import EvidenceForm
 from tracker.workspace.models import Evidence
-from tracker.workspace.selectors import membership_get
-from tracker.workspace.views import _editor
+from tracker.workspace.selectors import editor_required, membership_get
 
 
 class UploadLimit(FileUploadHandler):
@@ -122,7 +121,7 @@ def _item_hint(request, org) -> list[int]:
 def evidence_add(request, slug, limit: UploadLimit):
     """Add a piece: upload a file or give a link, and choose the items it covers."""
     membership = membership_get(user=request.user, slug=slug)
-    _editor(membership)
+    editor_required(membership)
     org = membership.organisation
     form = EvidenceForm(
         request.POST or None, request.FILES or None, items=items_coverable(organisation=org),
@@ -156,7 +155,7 @@ def evidence_edit(request, slug, pk, limit: UploadLimit):
     org = membership.organisation
     piece = evidence_get(organisation=org, pk=pk)
     if request.method == "POST":
-        _editor(membership)
+        editor_required(membership)
     covered = [item.pk for item in piece.covers.all()]
     initial = {"title": piece.title, "link": piece.link, "expires_on": piece.expires_on,
                "owner": piece.owner, "covers": covered}  # fmt: skip
@@ -193,7 +192,7 @@ def evidence_edit(request, slug, pk, limit: UploadLimit):
 def evidence_delete_view(request, slug, pk):
     """Ask, then delete a piece (and, once that has committed, its stored file)."""
     membership = membership_get(user=request.user, slug=slug)
-    _editor(membership)
+    editor_required(membership)
     org = membership.organisation
     piece = evidence_get(organisation=org, pk=pk)
     if request.method == "POST":

@@ -15,8 +15,12 @@ from tracker.workspace import services
 from tracker.workspace.clocks import report_periods, zone_of
 from tracker.workspace.incident_forms import IncidentEditForm, IncidentForm
 from tracker.workspace.models import Incident
-from tracker.workspace.selectors import incidents_for, membership_get
-from tracker.workspace.views import _editor, _members
+from tracker.workspace.selectors import (
+    editor_required,
+    incidents_for,
+    membership_get,
+    organisation_members,
+)
 
 SOON_HOURS = 48  # the list highlights an unreported clock with less than this left
 
@@ -28,13 +32,13 @@ def incidents(request, slug):
     membership = membership_get(user=request.user, slug=slug)
     org = membership.organisation
     periods = report_periods()
-    members = _members(org)
+    members = organisation_members(org)
     form = IncidentForm(
         request.POST or None, organisation=org, members=members, periods=periods,
         recorded_by=request.user,
     )  # fmt: skip
     if request.method == "POST":
-        _editor(membership)
+        editor_required(membership)
         if form.is_valid():
             services.incident_record(organisation=org, by=request.user, **form.cleaned_data)
             return redirect("workspace:incidents", slug=slug)
@@ -58,12 +62,12 @@ def incidents(request, slug):
 def incident_edit(request, slug, pk):
     """Correct an incident (what, where, when, who); every change is kept in its history."""
     membership = membership_get(user=request.user, slug=slug)
-    _editor(membership)
+    editor_required(membership)
     org = membership.organisation
     incident = get_object_or_404(org.incidents.select_related("system", "owner"), pk=pk)
     form = IncidentEditForm(
-        request.POST or None, instance=incident, organisation=org, members=_members(org),
-        periods=report_periods(),
+        request.POST or None, instance=incident, organisation=org,
+        members=organisation_members(org), periods=report_periods(),
     )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         services.incident_update(incident=incident, by=request.user, **form.cleaned_data)
@@ -80,7 +84,7 @@ def incident_edit(request, slug, pk):
 @require_POST
 def incident_reported(request, slug, pk):
     membership = membership_get(user=request.user, slug=slug)
-    _editor(membership)
+    editor_required(membership)
     incident = get_object_or_404(membership.organisation.incidents, pk=pk)
     services.incident_mark_reported(incident=incident, by=request.user)
     return redirect("workspace:incidents", slug=slug)

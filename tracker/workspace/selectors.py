@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -34,6 +35,20 @@ def membership_get(*, user, slug: str) -> Membership:
 
 # What lists never show of a duty (the item page reads them on its own).
 DUTY_TEXT = ("obligation__text", "obligation__done_when", "obligation__note")
+
+
+VIEWERS_READ_ONLY = "Viewers can read but not change this organisation."
+
+
+def editor_required(membership: Membership) -> None:
+    """Refuse (403) a change by a viewer; pages and the API say the same."""
+    if not membership.can_edit:
+        raise PermissionDenied(VIEWERS_READ_ONLY)
+
+
+def organisation_members(organisation):
+    """The people of an organisation (for owner choices)."""
+    return get_user_model().objects.filter(memberships__organisation=organisation)
 
 
 def items_all_for(*, organisation) -> QuerySet[TrackedItem]:

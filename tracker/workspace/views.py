@@ -1,6 +1,5 @@
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,27 +16,20 @@ from tracker.workspace.forms import (
     ReminderSettingsForm,
     SystemForm,
 )
-from tracker.workspace.models import AISystem, Membership
+from tracker.workspace.models import AISystem
 from tracker.workspace.notifications import owner_reminders_sync
 from tracker.workspace.selectors import (
     deadline_words,
     duty_rollups,
+    editor_required,
     item_get,
     item_groups,
     item_history,
     items_all_for,
     membership_get,
+    organisation_members,
     timeline_split,
 )
-
-
-def _editor(membership: Membership) -> None:
-    if not membership.can_edit:
-        raise PermissionDenied("Viewers can read but not change this organisation.")
-
-
-def _members(organisation):
-    return get_user_model().objects.filter(memberships__organisation=organisation)
 
 
 @login_required
@@ -84,7 +76,7 @@ def profile(request, slug):
     org = membership.organisation
     form = CompanyFactsForm(request.POST or None, instance=org)
     if request.method == "POST":
-        _editor(membership)
+        editor_required(membership)
         if request.POST.get("review") == "done":
             services.organisation_review_dismiss(organisation=org)
             return redirect("workspace:profile", slug=slug)
@@ -108,7 +100,7 @@ def systems(request, slug, pk=None):
     instance = get_object_or_404(AISystem, pk=pk, organisation=org) if pk else None
     form = SystemForm(request.POST or None, instance=instance, initial=_system_initial(instance))
     if request.method == "POST":
-        _editor(membership)
+        editor_required(membership)
         if form.is_valid():
             system = form.save(commit=False)
             system.organisation = org
@@ -134,7 +126,7 @@ def item(request, slug, pk):
     org = membership.organisation
     tracked = item_get(organisation=org, pk=pk)
     if request.method == "POST" and "keep" in request.POST:
-        _editor(membership)
+        editor_required(membership)
         keep = KEEP_CHOICES.get(request.POST["keep"])
         if keep is None or tracked.applies:
             return HttpResponseBadRequest(
@@ -143,9 +135,9 @@ def item(request, slug, pk):
         services.item_keep_tracking(item=tracked, by=request.user, keep=keep)
         anchor = f"#item-{tracked.pk}"
         return redirect(reverse("workspace:timeline", kwargs={"slug": slug}) + anchor)
-    form = ItemForm(request.POST or None, instance=tracked, members=_members(org))
+    form = ItemForm(request.POST or None, instance=tracked, members=organisation_members(org))
     if request.method == "POST":
-        _editor(membership)
+        editor_required(membership)
         if form.is_valid():
             changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
             try:
