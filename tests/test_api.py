@@ -283,8 +283,8 @@ def test_an_item_without_a_legal_date_says_null_as_its_schema_does(client, owned
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [({"notes": "Plan\x00"}, "notes", "NUL characters are not allowed in notes."),
-     ({"evidence_links": ["https://example.org/\x00"]}, "evidence_links[0]",
-      "NUL characters are not allowed in evidence_links[0]."),
+     ({"not_applicable_reason": "No\x00"}, "not_applicable_reason",
+      "NUL characters are not allowed in not_applicable_reason."),
      ({"target_date": "9999-12-31"}, "target_date",
       "Choose a target date between 1 January 2000 and 31 December 2100.")],
 )  # fmt: skip
@@ -301,4 +301,4 @@ def test_an_item_update_with_a_bad_value_is_a_400_and_changes_nothing(
     assert response.status_code == 400
     assert response.json() == {field: [message]}
     item.refresh_from_db()
-    assert (item.notes, item.evidence_links, item.target_date) == ("", [], None)
+    assert (item.notes, item.not_applicable_reason, item.target_date) == ("", "", None)

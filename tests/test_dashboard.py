@@ -426,7 +426,6 @@ def _rows(response) -> list[list[str]]:
 def test_the_export_has_one_row_per_applying_item(client, officer, org, acme):
     item = acme["items"]["gpai"]
     item.notes = 'Gap analysis, then "model card"'
-    item.evidence_links = ["https://example.org/a", "https://example.org/b"]
     item.reasons = [_reason(acme["cv"]), _reason(acme["bot"])]
     item.save()
     for title in ("Model card", "Training data summary"):
@@ -442,14 +441,14 @@ def test_the_export_has_one_row_per_applying_item(client, officer, org, acme):
     assert response["Content-Disposition"] == 'attachment; filename="jalon-acme-ai-2026-03-10.csv"'
     rows = _rows(response)
     assert rows[0] == ["Milestone key", "Title", "Legal basis", "Legal date", "Target date",
-                       "Status", "Owner", "Notes", "Evidence links", "Reasons", "Applies",
+                       "Status", "Owner", "Notes", "Reasons", "Applies",
                        "No longer applies since", "Why it no longer applies", "AI system",
                        "Article", "Obligation key", "Milestone", "Evidence"]  # fmt: skip
     assert len(rows) == 1 + 12  # the 11 that apply, then the one that no longer does
     by_key = {row[0]: row for row in rows[1:]}
     assert by_key["gpai"] == [
         "gpai", "Gpai", "Art. 113", "2026-08-02", "2025-12-31", "In progress", "teammate",
-        'Gap analysis, then "model card"', "https://example.org/a https://example.org/b",
+        'Gap analysis, then "model card"',
         "Because of CV screener; Because of Chatbot", "Yes", "", "",
         # tracked as a whole: no system, no duty; its article is the milestone's legal basis
         "", "Art. 113", "", "Gpai", "Model card; Training data summary",
@@ -457,7 +456,7 @@ def test_the_export_has_one_row_per_applying_item(client, officer, org, acme):
     assert by_key["incident-report"][3:7] == ["", "", "Not started", ""]
     assert [row[0] for row in rows[1:4]] == ["entry-into-force", "literacy", "prohibitions"]
     assert rows[-1][0] == "review-1"
-    assert rows[-1][10:13] == ["No longer", "2026-02-20", STOPPED["stopped_reason"]]
+    assert rows[-1][9:12] == ["No longer", "2026-02-20", STOPPED["stopped_reason"]]
 
 
 @pytest.mark.parametrize(

@@ -322,8 +322,10 @@ def test_work_on_a_milestone_is_carried_over_to_each_of_its_duties(officer, ai_a
     services.item_update(
         item=whole, by=officer, owner=teammate, status="in_progress",
         target_date=dt.date(2027, 9, 30), notes="Gap analysis started",
-        evidence_links=["https://example.org/gap-analysis"],
     )  # fmt: skip
+    gap_analysis = Evidence.objects.create(organisation=org, title="Gap analysis",
+                                           link="https://example.org/gap-analysis")  # fmt: skip
+    gap_analysis.covers.add(whole)
     literacy = org.items.get(milestone__key="ai-act-ai-literacy-applies")  # no work on it
     obligations_load()
 
@@ -337,7 +339,8 @@ def test_work_on_a_milestone_is_carried_over_to_each_of_its_duties(officer, ai_a
     assert set(carried.values_list("status", "owner", "target_date", "notes")) == {
         ("in_progress", teammate.pk, dt.date(2027, 9, 30), "Gap analysis started")
     }
-    assert all(i.evidence_links == ["https://example.org/gap-analysis"] for i in carried)
+    # The piece that covered the milestone covers each duty now (and still the milestone item)
+    assert set(gap_analysis.covers.all()) == {whole, *carried}
     fresh = org.items.get(obligation__key="ai-act-ai-literacy-measures")
     assert (fresh.status, fresh.owner, fresh.notes) == ("to_confirm", None, "")
     literacy.refresh_from_db()
@@ -347,7 +350,7 @@ def test_work_on_a_milestone_is_carried_over_to_each_of_its_duties(officer, ai_a
     assert entry.created and entry.note == services.CARRIED_OVER
     assert {c.label: c.new for c in entry.changes} == {
         "Status": "In progress", "Owner": "teammate", "Target date": "30 September 2027",
-        "Notes": "Gap analysis started", "Evidence links": "https://example.org/gap-analysis",
+        "Notes": "Gap analysis started",
     }  # fmt: skip
     assert not Message.objects.filter(kind="item_stopped").exists()
     # A second run changes nothing; a system added later starts afresh
@@ -669,7 +672,7 @@ def test_the_export_and_the_report_list_every_obligation_with_its_system(
     report = client.get(_url("report", org))
 
     header = rows[0]
-    row = dict(zip(header, next(r for r in rows if r[15] == "ai-act-hr-provider-logging"),
+    row = dict(zip(header, next(r for r in rows if r[14] == "ai-act-hr-provider-logging"),
                    strict=True))  # fmt: skip
     assert {k: row[k] for k in ("AI system", "Article", "Title", "Status", "Owner",
                                 "Legal date", "Legal basis", "Evidence")} == {

@@ -985,6 +985,45 @@ def test_files_round_trip_through_an_s3_store(client, org, officer, monkeypatch,
     assert listed == 0
 
 
+# The API --------------------------------------------------------------------------------------
+
+
+def test_the_api_lists_each_items_evidence_with_member_only_file_addresses(
+    client, org, officer, outsider, django_assert_max_num_queries
+):
+    item = _item(org)
+    piece = _piece(org, officer, expires_on=dt.date(2027, 6, 30))
+    evidence_create(organisation=org, by=officer, title="Wiki page", covers=[item],
+                    link="https://wiki.example.org/oversight")  # fmt: skip
+    client.force_login(officer)
+    items_url = f"/api/v1/organisations/{org.slug}/items/"
+
+    with django_assert_max_num_queries(12) as few:
+        few_items = client.get(items_url).json()
+    for other in org.items.order_by("pk")[1:30]:  # 29 more items, each with a piece
+        _piece(org, officer, title=f"Plan {other.pk}", covers=[other])
+    with django_assert_max_num_queries(len(few.captured_queries)):  # no query per item
+        many_items = client.get(items_url).json()
+    detail = client.get(f"{items_url}{item.pk}/").json()
+
+    file_url = "http://testserver" + _url("evidence_file", org, pk=piece.pk)
+    assert detail["evidence"] == [
+        {"id": piece.pk, "title": "Risk management plan", "kind": "file", "url": file_url,
+         "expires_on": "2027-06-30"},
+        {"id": piece.pk + 1, "title": "Wiki page", "kind": "link",
+         "url": "https://wiki.example.org/oversight", "expires_on": None},
+    ]  # fmt: skip
+    assert few_items["count"] == many_items["count"]
+    # the address is no public URL: it answers members only
+    client.force_login(outsider)
+    assert client.get(file_url).status_code == 404
+    # evidence is added on the workspace's pages, not through the item
+    client.force_login(officer)
+    response = client.patch(f"{items_url}{item.pk}/", {"evidence": []},
+                            content_type="application/json")  # fmt: skip
+    assert response.status_code == 200 and len(response.json()["evidence"]) == 2
+
+
 # The data migration -----------------------------------------------------------------------
 
 BEFORE = [("workspace", "0007_evidence")]
@@ -1067,6 +1106,44 @@ def test_the_migration_turns_each_items_links_into_pieces_and_keeps_every_one():
         assert new.get_model("workspace", "TrackedItem").objects.get(pk=item.pk).notes == (
             migrated_item.notes
         )
+    finally:
+        _migrate(_latest())
+
+
+LATE_LINKS = [("workspace", "0010_evidence_expiry_setting")]
+FIELD_REMOVED = [("workspace", "0012_evidence_links_removed")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_links_written_after_the_first_migration_become_pieces_before_the_field_goes():
+    old = _migrate(LATE_LINKS)
+    Organisation = old.get_model("workspace", "Organisation")
+    TrackedItem = old.get_model("workspace", "TrackedItem")
+    Evidence = old.get_model("workspace", "Evidence")
+    Regulation = old.get_model("catalogue", "Regulation")
+    Milestone = old.get_model("catalogue", "Milestone")
+    regulation = Regulation.objects.create(key="eu-ai-act", short_name="AI Act", title="AI Act",
+                                           source_url="https://eur-lex.europa.eu/")  # fmt: skip
+    milestone = Milestone.objects.create(
+        regulation=regulation, key="m1", title="M1", date=dt.date(2027, 1, 1),
+        legal_basis="Art. 113", source_url="https://eur-lex.europa.eu/", confidence="high",
+    )  # fmt: skip
+    acme = Organisation.objects.create(name="Acme", slug="acme")
+    made, late = "https://docs.example.org/made.pdf", "https://docs.example.org/late.pdf"
+    item = TrackedItem.objects.create(organisation=acme, milestone=milestone,
+                                      evidence_links=[made, late])  # fmt: skip
+    # `made` became a piece when 0008 ran; `late` was typed in the item's box afterwards
+    Evidence.objects.create(organisation=acme, title="made", link=made).covers.add(item)
+
+    try:
+        new = _migrate(FIELD_REMOVED)
+        pieces = new.get_model("workspace", "Evidence").objects.filter(covers=item.pk)
+
+        assert sorted(pieces.values_list("link", flat=True)) == [late, made]  # none twice
+        assert pieces.get(link=late).title == "docs.example.org/late.pdf"
+        columns = [c.name for c in connection.introspection.get_table_description(
+            connection.cursor(), "workspace_trackeditem")]  # fmt: skip
+        assert "evidence_links" not in columns
     finally:
         _migrate(_latest())
 

@@ -31,7 +31,7 @@ from tracker.outbox.models import Message
 from tracker.reminders.models import Subscription
 from tracker.workspace import services
 from tracker.workspace.mail_settings import owner_key
-from tracker.workspace.models import AISystem, Membership, Organisation, TrackedItem
+from tracker.workspace.models import AISystem, Evidence, Membership, Organisation, TrackedItem
 from tracker.workspace.selectors import item_history
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +66,9 @@ def worked(org, officer):
     services.item_update(
         item=item, by=officer, owner=officer, status="in_progress",
         target_date=dt.date(2027, 9, 30), notes="Gap analysis started",
-        evidence_links=["https://example.org/gap-analysis"],
     )  # fmt: skip
+    Evidence.objects.create(organisation=org, title="Gap analysis",
+                            link="https://example.org/gap-analysis").covers.add(item)  # fmt: skip
     return item
 
 
@@ -140,10 +141,10 @@ def test_an_item_that_stops_applying_moves_to_its_own_section_with_the_reason_an
     for section in ("h-overdue", "h-to-confirm", "h-upcoming", "h-relative", "h-closed"):
         assert ANNEX_III_TITLE not in _section(html, section), section
     # Its work is all there
-    assert (item.status, item.owner, item.target_date, item.notes, item.evidence_links) == (
+    assert (item.status, item.owner, item.target_date, item.notes) == (
         "in_progress", officer, dt.date(2027, 9, 30), "Gap analysis started",
-        ["https://example.org/gap-analysis"],
     )  # fmt: skip
+    assert [piece.title for piece in item.evidence.all()] == ["Gap analysis"]
     # The item page says so, and why it applied
     page = client.get(_url("item", org, pk=item.pk)).content.decode()
     assert "No longer applies" in page and NO_LONGER_HIGH_RISK in page
@@ -169,7 +170,8 @@ def test_the_dashboard_and_the_export_list_it_apart_with_the_reason(client, offi
     )
     row = next(r for r in rows if r[0] == ANNEX_III)
     assert row[5:8] == ["In progress", "officer", "Gap analysis started"]
-    assert row[10:13] == ["No longer", "2026-12-01", NO_LONGER_HIGH_RISK]
+    assert row[9:12] == ["No longer", "2026-12-01", NO_LONGER_HIGH_RISK]
+    assert row[-1] == "Gap analysis"  # its evidence, kept
     assert len(rows) == 1 + org.items.count()  # every item, none vanished
 
 
@@ -272,10 +274,10 @@ def test_an_item_that_applies_again_comes_back_intact(client, officer, org, work
     assert (item.applies, item.stopped_at, item.stopped_reason, item.kept_at) == (
         True, None, "", None,
     )  # fmt: skip
-    assert (item.status, item.owner, item.target_date, item.notes, item.evidence_links) == (
+    assert (item.status, item.owner, item.target_date, item.notes) == (
         "in_progress", officer, dt.date(2027, 9, 30), "Gap analysis started",
-        ["https://example.org/gap-analysis"],
     )  # fmt: skip
+    assert [piece.title for piece in item.evidence.all()] == ["Gap analysis"]
     assert any("CV screener" in r["text"] for r in item.reasons)
     html = client.get(_url("timeline", org)).content.decode()
     assert ANNEX_III_TITLE in _section(html, "h-upcoming")
@@ -359,13 +361,12 @@ def test_every_field_is_in_the_history_as_old_and_new(client, officer, teammate,
     client.force_login(officer)
     url = _url("item", org, pk=item.pk)
     base = {"status": "not_started", "not_applicable_reason": "", "owner": "", "target_date": "",
-            "notes": "", "evidence": ""}  # fmt: skip
+            "notes": ""}  # fmt: skip
 
     client.post(url, {**base, "owner": officer.pk, "notes": "First look"})
     client.post(url, {**base, "owner": officer.pk, "notes": "First look"})  # nothing changes
     client.post(url, {**base, "owner": teammate.pk, "notes": "Gap analysis",
-                      "target_date": "2027-06-30",
-                      "evidence": "https://example.org/a"})  # fmt: skip
+                      "target_date": "2027-06-30"})  # fmt: skip
 
     entries = item_history(item=item)
     assert len(entries) == 3  # the two real edits and the creation; the empty save wrote nothing
@@ -374,7 +375,6 @@ def test_every_field_is_in_the_history_as_old_and_new(client, officer, teammate,
         "Owner": ("officer", "teammate"),
         "Target date": ("—", "30 June 2027"),
         "Notes": ("First look", "Gap analysis"),
-        "Evidence links": ("—", "https://example.org/a"),
     }
     assert entries[0].user == officer
     assert {c.label: (c.old, c.new) for c in entries[1].changes} == {
@@ -536,8 +536,7 @@ def test_an_admin_edit_of_an_item_goes_through_item_update(
     client.force_login(admin_user)
     url = reverse("admin:workspace_trackeditem_change", args=[worked.pk])
     form = {"status": "done", "not_applicable_reason": "", "owner": teammate.pk,
-            "target_date": "2027-09-30", "notes": "Closed by support",
-            "evidence_links": '["https://example.org/gap-analysis"]'}  # fmt: skip
+            "target_date": "2027-09-30", "notes": "Closed by support"}  # fmt: skip
 
     response = client.post(url, form)
 
@@ -560,7 +559,7 @@ def test_the_admin_refuses_an_owner_from_outside_the_organisation(client, admin_
     url = reverse("admin:workspace_trackeditem_change", args=[worked.pk])
 
     response = client.post(url, {"status": "in_progress", "owner": stranger.pk,
-                                 "evidence_links": "[]", "notes": ""})  # fmt: skip
+                                 "notes": ""})  # fmt: skip
 
     assert response.status_code == 200
     assert "The owner must be a member of the organisation." in response.content.decode()
@@ -769,7 +768,7 @@ def test_migration_0005_makes_existing_items_honest_and_dates_the_retired_ones()
                           (dt.datetime(2026, 6, 1, 9, tzinfo=BRUSSELS), False)]:  # fmt: skip
         history.objects.create(
             id=retired.pk, organisation_id=acme.pk, milestone_id=retired.milestone_id,
-            status="done", reasons=[], evidence_links=[], applies=applies,
+            status="done", reasons=[], applies=applies,
             history_date=when, history_type="~",
         )  # fmt: skip
 

@@ -67,8 +67,7 @@ def test_an_editor_tracks_an_item_and_the_change_is_in_its_history(client, offic
 
     response = client.post(url, {
         "status": "in_progress", "owner": officer.pk, "target_date": "2027-06-30",
-        "notes": "Gap analysis started", "evidence": "https://example.org/gap-analysis",
-        "not_applicable_reason": "",
+        "notes": "Gap analysis started", "not_applicable_reason": "",
     })  # fmt: skip
 
     assert response.status_code == 302
@@ -78,7 +77,7 @@ def test_an_editor_tracks_an_item_and_the_change_is_in_its_history(client, offic
         officer,
         "2027-06-30",
     )
-    assert item.evidence_links == ["https://example.org/gap-analysis"]
+    assert item.notes == "Gap analysis started"
     assert item.history.first().history_user == officer
 
 
@@ -86,15 +85,14 @@ def test_an_editor_tracks_an_item_and_the_change_is_in_its_history(client, offic
     ("data", "message"),
     [
         ({"status": "not_applicable", "not_applicable_reason": ""}, "Say why it does not apply."),
-        ({"evidence": "not a link"}, "is not an http(s) link."),
+        ({"target_date": "9999-12-31"}, "Choose a target date between 1 January 2000"),
         ({"status": "maybe"}, "Select a valid choice."),
     ],
 )
 def test_bad_tracking_input_is_explained_and_changes_nothing(client, officer, org, data, message):
     item = org.items.get(milestone__key="ai-act-high-risk-annex-iii-apply")
     client.force_login(officer)
-    form = {"status": "in_progress", "notes": "", "evidence": "", "not_applicable_reason": "",
-            **data}  # fmt: skip
+    form = {"status": "in_progress", "notes": "", "not_applicable_reason": "", **data}
 
     response = client.post(
         reverse("workspace:item", kwargs={"slug": org.slug, "pk": item.pk}), form
@@ -266,8 +264,7 @@ def test_the_api_lets_a_member_read_and_an_editor_update_an_item(client, officer
     url = f"/api/v1/organisations/{org.slug}/items/{item.pk}/"
 
     listing = client.get(f"/api/v1/organisations/{org.slug}/items/").json()
-    updated = client.patch(url, {"status": "in_progress", "owner": "officer",
-                                 "evidence_links": ["https://example.org/plan"]},
+    updated = client.patch(url, {"status": "in_progress", "owner": "officer"},
                            content_type="application/json")  # fmt: skip
     bad = client.patch(url, {"status": "not_applicable"}, content_type="application/json")
 

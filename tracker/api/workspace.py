@@ -2,18 +2,14 @@
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from tracker.api.base import ApiView
-from tracker.catalogue.fields import MAX_ITEMS
-from tracker.workspace.models import (
-    AISystem,
-    Organisation,
-    TrackedItem,
-    validate_evidence_links,
-)
+from tracker.workspace.models import AISystem, Evidence, Organisation, TrackedItem
 from tracker.workspace.selectors import (
     VIEWERS_READ_ONLY,
     items_all_for,
@@ -56,6 +52,37 @@ class ItemObligationSerializer(serializers.Serializer):
     title = serializers.CharField()
 
 
+class ItemEvidenceSerializer(serializers.ModelSerializer):
+    """A piece of evidence covering the item (added and edited on the workspace's pages)."""
+
+    kind = serializers.CharField(read_only=True, help_text="file or link")
+    url = serializers.SerializerMethodField(
+        help_text="The link, or the file's address (served to members of the organisation only)."
+    )
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "title", "kind", "url", "expires_on"]
+
+    def get_url(self, piece: Evidence) -> str:
+        if piece.link:
+            return piece.link
+        path = reverse(
+            "workspace:evidence_file", kwargs={"slug": self.context["organisation"].slug,
+                                               "pk": piece.pk}
+        )  # fmt: skip
+        return self.context["request"].build_absolute_uri(path)
+
+
+# What the item list reads of each piece (one query for the page).
+EVIDENCE_PREFETCH = Prefetch(
+    "evidence",
+    queryset=Evidence.objects.only("id", "title", "file", "link", "expires_on").order_by(
+        "title", "pk"
+    ),
+)
+
+
 class ItemSerializer(serializers.ModelSerializer):
     milestone = serializers.SlugRelatedField(slug_field="key", read_only=True)
     title = serializers.CharField(
@@ -76,10 +103,7 @@ class ItemSerializer(serializers.ModelSerializer):
         slug_field="username", queryset=get_user_model().objects.none(), allow_null=True,
         required=False,
     )  # fmt: skip
-    evidence_links = serializers.ListField(
-        child=serializers.CharField(), required=False, max_length=MAX_ITEMS,
-        validators=[validate_evidence_links],
-    )  # fmt: skip
+    evidence = ItemEvidenceSerializer(many=True, read_only=True)
 
     on_timeline = serializers.BooleanField(
         source="is_tracked", read_only=True,
@@ -89,7 +113,7 @@ class ItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrackedItem
         fields = ["id", "milestone", "title", "system", "obligation", "legal_date", "status",
-                  "not_applicable_reason", "owner", "target_date", "notes", "evidence_links",
+                  "not_applicable_reason", "owner", "target_date", "notes", "evidence",
                   "reasons", "changed_in_catalogue", "on_timeline", "applies", "stopped_at",
                   "stopped_reason", "kept_at"]  # fmt: skip
         read_only_fields = ["reasons", "changed_in_catalogue", "applies", "stopped_at",
@@ -189,15 +213,14 @@ class ItemViewSet(
             return self.queryset
         organisation = self.membership.organisation
         if self.action != "list":
-            return items_all_for(organisation=organisation)
+            return items_all_for(organisation=organisation).prefetch_related(EVIDENCE_PREFETCH)
         include = self.request.query_params.get("include", "")
         if include not in ("", "stopped"):
             raise serializers.ValidationError(
                 {"include": ["Leave it out, or use include=stopped."]}
             )
-        if include == "stopped":
-            return items_all_for(organisation=organisation)
-        return items_for(organisation=organisation)
+        items = items_all_for if include == "stopped" else items_for
+        return items(organisation=organisation).prefetch_related(EVIDENCE_PREFETCH)
 
     @extend_schema(
         parameters=[

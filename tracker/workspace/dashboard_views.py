@@ -39,7 +39,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # duty's and "Milestone" the milestone's whose date it is tracked against.
 CSV_HEADER = [
     "Milestone key", "Title", "Legal basis", "Legal date", "Target date", "Status", "Owner",
-    "Notes", "Evidence links", "Reasons", "Applies", "No longer applies since",
+    "Notes", "Reasons", "Applies", "No longer applies since",
     "Why it no longer applies", "AI system", "Article", "Obligation key", "Milestone",
     "Evidence",
 ]  # fmt: skip
@@ -151,7 +151,7 @@ def export(request, slug):
             m.key, item.title, m.legal_basis, m.date.isoformat() if m.date else "",
             item.target_date.isoformat() if item.target_date else "",
             item.get_status_display(), item.owner.get_username() if item.owner else "",
-            item.notes, " ".join(item.evidence_links),
+            item.notes,
             "; ".join(r.get("text", "") for r in item.reasons if isinstance(r, dict)),
             _applies(item), stopped if not item.applies else "",
             item.stopped_reason if not item.applies else "",

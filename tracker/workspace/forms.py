@@ -2,7 +2,6 @@ import datetime as dt
 
 from django import forms
 
-from tracker.catalogue.fields import validate_list
 from tracker.reminders.forms import ReminderTimingForm
 from tracker.workspace.facts import CONTRACT_NAMES, MODEL_FIELDS, FactsInvalid, facts_parse
 from tracker.workspace.models import (
@@ -13,7 +12,6 @@ from tracker.workspace.models import (
     Membership,
     Organisation,
     TrackedItem,
-    validate_evidence_links,
 )
 
 
@@ -77,11 +75,6 @@ class SystemForm(forms.ModelForm):
 
 
 class ItemForm(forms.ModelForm):
-    evidence = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        label="Evidence links", help_text="One URL per line.",
-    )  # fmt: skip
-
     class Meta:
         model = TrackedItem
         fields = ["status", "not_applicable_reason", "owner", "target_date", "notes"]
@@ -96,15 +89,6 @@ class ItemForm(forms.ModelForm):
     def __init__(self, *args, members, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = members
-        self.fields["evidence"].initial = "\n".join(self.instance.evidence_links)
-
-    def clean_evidence(self):
-        links = [
-            line.strip() for line in self.cleaned_data["evidence"].splitlines() if line.strip()
-        ]
-        validate_list(links)
-        validate_evidence_links(links)
-        return links
 
     def clean(self):
         data = super().clean()

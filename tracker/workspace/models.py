@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import TruncDate
@@ -244,23 +244,6 @@ TARGET_DATE_MAX = dt.date(2100, 12, 31)
 TARGET_DATE_MESSAGE = "Choose a target date between 1 January 2000 and 31 December 2100."
 
 
-EVIDENCE_LINK_MAX = 500
-
-
-def validate_evidence_links(links) -> None:
-    """Evidence links are http(s) URLs (the workspace form, the API and the admin all ask this)."""
-    validate_strings(links)
-    url = URLValidator(schemes=["http", "https"])
-    for link in links if isinstance(links, list) else []:
-        try:
-            if not isinstance(link, str) or len(link) > EVIDENCE_LINK_MAX:
-                raise ValidationError("too long")
-            url(link)
-        except ValidationError:
-            shown = link if isinstance(link, str) and len(link) <= 80 else f"{str(link)[:77]}..."
-            raise ValidationError(f"“{shown}” is not an http(s) link.") from None
-
-
 WHOLE_COMPANY_LABEL = "Whole company"
 
 
@@ -344,7 +327,6 @@ class TrackedItem(models.Model):
                     MaxValueValidator(TARGET_DATE_MAX, TARGET_DATE_MESSAGE)],
     )  # fmt: skip
     notes = models.TextField(blank=True)
-    evidence_links = ListField(blank=True, validators=[validate_evidence_links])
     reasons = models.JSONField(
         default=list,
         help_text="Why it applies: rule, article, text (kept as they were when it stopped).",
@@ -590,7 +572,6 @@ class Incident(models.Model):
         return self.get_member_state_display()
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
 
         errors = {}
         kinds = self.kinds if isinstance(self.kinds, list) else [self.kinds]

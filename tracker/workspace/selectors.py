@@ -330,7 +330,6 @@ HISTORY_LABELS = {
     "owner": "Owner",
     "target_date": "Target date",
     "notes": "Notes",
-    "evidence_links": "Evidence links",
     "not_applicable_reason": "Why it does not apply",
     "applies": "Selected by the rules",
     "reasons": "Why it applies",
@@ -345,8 +344,7 @@ HISTORY_LABELS = {
 # database, with no history row; `system_name` keeps its name and its renames).
 HISTORY_SKIPPED = ["id", "organisation", "milestone", "obligation", "system"]
 # The fields an item can start with (from the work of the milestone item it took over).
-STARTING_FIELDS = ("status", "owner", "target_date", "notes", "evidence_links",
-                   "not_applicable_reason")  # fmt: skip
+STARTING_FIELDS = ("status", "owner", "target_date", "notes", "not_applicable_reason")
 
 
 @dataclass(frozen=True)

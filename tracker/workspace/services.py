@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 # Where an item starts (which one depends on its date); anything else is someone's work.
 INITIAL_STATUSES = (TrackedItem.Status.NOT_STARTED, TrackedItem.Status.TO_CONFIRM)
 # The work a duty item takes over from the milestone item it replaces.
-WORK_FIELDS = ("status", "not_applicable_reason", "owner", "target_date", "notes",
-               "evidence_links")  # fmt: skip
+WORK_FIELDS = ("status", "not_applicable_reason", "owner", "target_date", "notes")
 CARRIED_OVER = "Started with the work done on the milestone, tracked as a whole until then."
 SYNCED_FIELDS = ["reasons", "applies", "stopped_at", "stopped_reason", "kept_at", "kept_by",
                  "system_name"]  # fmt: skip
@@ -115,7 +114,6 @@ def _has_work(item: TrackedItem) -> bool:
         or item.owner_id is not None
         or item.target_date is not None
         or item.notes.strip()
-        or item.evidence_links
         or item.evidence.exists()
     )
 
@@ -410,8 +408,7 @@ def organisation_review_dismiss(*, organisation: Organisation) -> None:
     Organisation.objects.filter(pk=organisation.pk).update(review_notes=[])
 
 
-ITEM_FIELDS = ("status", "not_applicable_reason", "owner", "target_date", "notes",
-               "evidence_links")  # fmt: skip
+ITEM_FIELDS = ("status", "not_applicable_reason", "owner", "target_date", "notes")
 
 
 @transaction.atomic

@@ -141,10 +141,7 @@ def item(request, slug, pk):
         if form.is_valid():
             changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
             try:
-                services.item_update(
-                    item=tracked, by=request.user, evidence_links=form.cleaned_data["evidence"],
-                    **changes,
-                )  # fmt: skip
+                services.item_update(item=tracked, by=request.user, **changes)
             except ValidationError as exc:  # e.g. the chosen owner left in the meantime
                 for field, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
                     form.add_error(field if field in form.fields else None, errors)
