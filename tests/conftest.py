@@ -85,7 +85,10 @@ def loaded_small_pack(db, small_pack):
 
 @pytest.fixture
 def ai_act_catalogue(db):
-    """The real packs from fixtures/, as `make run` loads them."""
+    """The real milestone packs from fixtures/ (`make run` loads the obligations pack in
+    fixtures/obligations/ too). Without duties, each milestone is tracked as a whole, which
+    is what most workspace tests follow; a test of duties adds them with
+    `tests.duty_support.obligations_load()`."""
     for path in sorted((ROOT / "fixtures").glob("*.yaml")):
         catalogue_load_file(path=path)
 

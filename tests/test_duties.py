@@ -235,6 +235,25 @@ def test_the_art_50_2_marking_of_an_early_generative_system_is_due_at_the_grace_
     }
 
 
+def test_only_providers_and_deployers_duties_move_to_the_public_authority_backstop(pack, dates):
+    # Art. 111(2), second sentence, names providers and deployers: a company that imports and
+    # deploys a legacy system for public authorities owes its deployer duties by the backstop,
+    # its importer duties only on a significant change (the cut-off), like any legacy system.
+    system = _system("CV screener", roles={"importer", "deployer"},
+                     placed_on_market=dt.date(2026, 10, 1), intended_for_public_authorities=True,
+                     **CV)  # fmt: skip
+    facts = law.CompanyFacts(systems=(system,))
+
+    found = duties.duties_matching(facts, law.applicable_milestones(facts, dates), pack)
+
+    tracked_at: dict[str, set[str]] = {}
+    for duty in found:
+        if duty.system_key:
+            tracked_at.setdefault(duty.milestone_key, set()).add(duty.obligation.article)
+    assert tracked_at[law.PUBLIC_AUTHORITY_BACKSTOP] == set(DEPLOYER_III)
+    assert tracked_at[law.LEGACY_ANNEX_III] == set(IMPORTER)
+
+
 def test_conditions_read_list_facts_by_shared_value_and_unknown_facts_as_not_holding():
     facts = {"art50": frozenset({"deep_fake"}), "public_body": False, "annex_i_section": ""}
 

@@ -985,6 +985,28 @@ def test_files_round_trip_through_an_s3_store(client, org, officer, monkeypatch,
     assert listed == 0
 
 
+def test_deleting_an_organisation_in_the_admin_leaves_no_file_in_the_store(
+    client, org, officer, admin_user, media, outsider, django_capture_on_commit_callbacks
+):
+    _piece(org, officer)
+    _piece(org, officer, name="plan2.pdf", title="Second plan")
+    other_org = outsider.memberships.get().organisation
+    their_item = TrackedItem.objects.create(organisation=other_org, reasons=[],
+                                            milestone=_item(org).milestone)  # fmt: skip
+    theirs = _piece(other_org, outsider, covers=[their_item])
+    assert len(_stored_files(media)) == 3
+    client.force_login(admin_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:workspace_organisation_delete", args=[org.pk]), {"post": "yes"}
+        )
+
+    assert response.status_code == 302
+    assert not Evidence.objects.filter(organisation_id=org.pk).exists()
+    assert _stored_files(media) == [media / theirs.file.name]  # the other's stays
+
+
 # The API --------------------------------------------------------------------------------------
 
 

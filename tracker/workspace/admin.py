@@ -51,6 +51,20 @@ class OrganisationAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # an organisation is created by its first owner, in the workspace
 
+    def get_deleted_objects(self, objs, request):
+        """Deleting an organisation (on its owners' request, say) takes all it holds, which the
+        confirmation page lists: items and incidents cannot be deleted one by one, but they
+        need no permission of their own to go with it."""
+        deleted, model_count, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
+    def delete_model(self, request, obj) -> None:
+        services.organisation_delete(organisation=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for organisation in queryset:
+            services.organisation_delete(organisation=organisation, by=request.user)
+
     def save_model(self, request, obj, form, change) -> None:
         obj._history_user = request.user
         others = [name for name in form.changed_data if name not in COMPANY_FACTS]

@@ -53,6 +53,11 @@ SUBSTITUTES: dict[str, tuple[str, ...]] = {
     "ai-act-transparency-synthetic-marking": (law.ART50_2_GRACE,),
 }
 
+# Art. 111(2) names the providers and deployers of a legacy system intended for public
+# authorities: only their duties move to the backstop. An importer's or a distributor's duties
+# for that system stay at the cut-off (the Regulation reaches them on a significant change).
+BACKSTOP_ROLES = frozenset({"provider", "product_manufacturer", "deployer"})
+
 COMPANY_FIELDS = ("established_in_eu", "public_body", "provides_public_services")
 
 
@@ -130,10 +135,12 @@ def names_system_facts(obligation: Any) -> bool:
     return any(name not in COMPANY_FIELDS for conditions in maps for name in conditions)
 
 
-def _effective(base: str, reached: set[str]) -> str | None:
-    """The milestone a duty of `base` is tracked against, among those `reached` (the system's
-    milestones), or None when neither it nor a substitute is."""
+def _effective(base: str, reached: set[str], roles: set[str]) -> str | None:
+    """The milestone a duty of `base`, owed in `roles`, is tracked against, among those
+    `reached` (the system's milestones), or None when neither it nor a substitute is."""
     for key in SUBSTITUTES.get(base, ()):
+        if key == law.PUBLIC_AUTHORITY_BACKSTOP and not roles & BACKSTOP_ROLES:
+            continue
         if key in reached:
             return key
     return base if base in reached else None
@@ -168,8 +175,9 @@ def duties_matching(
             continue
         for system in company.systems:
             reached = per_system[system.key] | (company_level if by_system else set())
-            milestone = _effective(base, reached)
-            if milestone is None or not wanted & roles[system.key]:
+            owed_as = wanted & roles[system.key]
+            milestone = _effective(base, reached, owed_as)
+            if milestone is None or not owed_as:
                 continue
             if conditions_hold(obligation, facts[system.key]):
                 out.append(Duty(system.key, obligation, milestone))

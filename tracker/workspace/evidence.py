@@ -618,6 +618,15 @@ def evidence_delete(*, evidence: Evidence, by: AbstractBaseUser | None) -> None:
             _delete_after_commit(storage, stored)
 
 
+def evidence_files_drop_on_commit(*, organisation: Organisation) -> None:
+    """The organisation's stored files go once the deletion that drops their rows commits
+    (one query; a rollback keeps them). Call inside that deletion's transaction."""
+    storage = Evidence._meta.get_field("file").storage
+    names = organisation.evidence.exclude(file="").values_list("file", flat=True)
+    for name in names:
+        _delete_after_commit(storage, name)
+
+
 def evidence_open(*, evidence: Evidence):
     """The stored file, open for reading; Http404 if the store no longer has it."""
     storage, name = evidence.file.storage, evidence.file.name

@@ -18,6 +18,7 @@ from tracker.catalogue.events import catalogue_version
 from tracker.catalogue.models import LIVE_STATUSES, Milestone, Obligation
 from tracker.workspace import applicability, duties, item_notices
 from tracker.workspace.checker import catalogue_dates, catalogue_milestones, catalogue_obligations
+from tracker.workspace.evidence import evidence_files_drop_on_commit
 from tracker.workspace.facts import facts_from_organisation, system_fields
 from tracker.workspace.models import AISystem, Incident, Membership, Organisation, TrackedItem
 from tracker.workspace.notifications import (
@@ -401,6 +402,15 @@ def organisation_set_facts(
     )
     cause = item_notices.company_change_words(before=before, after=organisation)
     tracking_sync(organisation=organisation, cause=cause)
+
+
+@transaction.atomic
+def organisation_delete(*, organisation: Organisation, by: AbstractBaseUser | None) -> None:
+    """Delete an organisation and all it holds (an admin's act); its stored evidence files go
+    once the deletion has committed, so none is left behind in the store."""
+    evidence_files_drop_on_commit(organisation=organisation)
+    organisation._history_user = by
+    organisation.delete()
 
 
 def organisation_review_dismiss(*, organisation: Organisation) -> None:
