@@ -572,7 +572,6 @@ class Incident(models.Model):
         return self.get_member_state_display()
 
     def clean(self) -> None:
-
         errors = {}
         kinds = self.kinds if isinstance(self.kinds, list) else [self.kinds]
         if not kinds:
