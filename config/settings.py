@@ -112,7 +112,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "workspace:home"
+LOGIN_REDIRECT_URL = "web:signed_in"  # where each person works (tracker/web/pages.py)
 LOGOUT_REDIRECT_URL = "web:timeline"
 WSGI_APPLICATION = "config.wsgi.application"
 

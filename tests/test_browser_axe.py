@@ -71,6 +71,7 @@ def site(live_server) -> dict:
             "/subscriptions/",
             "/check/",
             f"/check/result/?f={facts_link_encode(CHECKER_ANSWERS)}",
+            "/for-companies/",
             "/accounts/login/",
             "/accounts/signup/",
             "/accounts/password_reset/",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracker.web import checker, views
+from tracker.web import checker, pages, views
 from tracker.web.feeds import ChangesFeed
 
 app_name = "web"
@@ -10,4 +10,6 @@ urlpatterns = [
     path("check/", checker.check, name="check"),
     path("check/result/", checker.check_result, name="check_result"),
     path("changes.atom", ChangesFeed(), name="changes_feed"),
+    path("for-companies/", pages.for_companies, name="for_companies"),
+    path("signed-in/", pages.signed_in, name="signed_in"),
 ]

@@ -40,6 +40,28 @@ DUTY_TEXT = ("obligation__text", "obligation__done_when", "obligation__note")
 VIEWERS_READ_ONLY = "Viewers can read but not change this organisation."
 
 
+@dataclass(frozen=True)
+class Landing:
+    """Where a person lands after signing in: a URL name and its arguments."""
+
+    view: str
+    kwargs: dict = field(default_factory=dict)
+
+
+def landing_for(user) -> Landing:
+    """Where someone works: their organisation's timeline when they have one, the list when
+    they have several; staff with none (the catalogue's editors) go to the admin; anyone else
+    to the page that creates an organisation. Two queries at most."""
+    slugs = list(
+        Membership.objects.filter(user=user).values_list("organisation__slug", flat=True)[:2]
+    )
+    if len(slugs) == 1:
+        return Landing("workspace:timeline", {"slug": slugs[0]})
+    if not slugs and user.is_staff:
+        return Landing("admin:index")
+    return Landing("workspace:home")
+
+
 def editor_required(membership: Membership) -> None:
     """Refuse (403) a change by a viewer; pages and the API say the same."""
     if not membership.can_edit:
