@@ -17,7 +17,10 @@ from tracker.catalogue.selectors import UPCOMING_OCCURRENCES
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
 from tracker.reminders.validation import (
+    local_today,
     parse_lead_days,
+    validate_digest_choice,
+    validate_future_milestones,
     validate_list_length,
     validate_timezone,
 )
@@ -197,14 +200,15 @@ class SubscriptionRequestSerializer(serializers.Serializer):
     categories = serializers.ListField(
         child=serializers.ChoiceField(choices=Milestone.Category.choices), required=False
     )
+    # Any milestone is looked up; one with no date ahead gets the shared validator's message.
     milestones = serializers.SlugRelatedField(
-        slug_field="key",
-        queryset=Milestone.objects.exclude(kind=Milestone.Kind.RELATIVE),
-        many=True,
-        required=False,
+        slug_field="key", queryset=Milestone.objects.all(), many=True, required=False
     )
     lead_days = serializers.ListField(
         child=serializers.IntegerField(), required=False, default=list(DEFAULT_LEAD_DAYS)
+    )
+    weekly_digest = serializers.BooleanField(
+        default=False, help_text="One weekly digest instead of individual reminders."
     )
     language = serializers.ChoiceField(choices=Language.choices, default=Language.EN)
     timezone = serializers.CharField(default="Europe/Brussels")
@@ -233,6 +237,21 @@ class SubscriptionRequestSerializer(serializers.Serializer):
         return _django_to_drf(validate_timezone, value)
 
     def validate(self, data):
+        errors = {}
+        try:
+            validate_future_milestones(
+                data.get("milestones", []), today=local_today(data.get("timezone"))
+            )
+        except DjangoValidationError as exc:
+            errors["milestones"] = exc.messages
+        try:
+            validate_digest_choice(
+                weekly_digest=data.get("weekly_digest", False), lead_days=data.get("lead_days")
+            )
+        except DjangoValidationError as exc:
+            errors["weekly_digest"] = exc.messages
+        if errors:
+            raise serializers.ValidationError(errors)
         if not data.get("regulation") and not data.get("milestones"):
             raise serializers.ValidationError("Choose a regulation or at least one milestone.")
         return data
@@ -249,6 +268,7 @@ class SubscriptionRequestSerializer(serializers.Serializer):
             language=data["language"],
             timezone=data["timezone"],
             send_hour=data["send_hour"],
+            weekly_digest=data["weekly_digest"],
         )
 
 

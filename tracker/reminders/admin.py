@@ -4,10 +4,13 @@ from django.urls import reverse
 
 from tracker.catalogue.models import Milestone
 from tracker.outbox.admin import attention_sources
-from tracker.reminders.models import Reminder, Subscription
+from tracker.reminders.models import Digest, Reminder, Subscription
 from tracker.reminders.validation import (
+    local_today,
     parse_lead_days,
     validate_address_free,
+    validate_digest_choice,
+    validate_future_milestones,
     validate_list_length,
     validate_timezone,
 )
@@ -19,8 +22,8 @@ class SubscriptionAdminForm(forms.ModelForm):
     class Meta:
         model = Subscription
         fields = ["email", "status", "language", "timezone", "send_hour", "lead_days",
-                  "regulation", "roles", "scopes", "categories", "milestones",
-                  "move_notices"]  # fmt: skip
+                  "weekly_digest", "regulation", "roles", "scopes", "categories",
+                  "milestones", "move_notices"]  # fmt: skip
 
     def clean_email(self):
         email = self.cleaned_data["email"]
@@ -47,6 +50,29 @@ class SubscriptionAdminForm(forms.ModelForm):
     def clean_milestones(self):
         validate_list_length(list(self.cleaned_data["milestones"]))
         return self.cleaned_data["milestones"]
+
+    def clean(self):
+        data = super().clean()
+        if "milestones" in data:
+            # Milestones it already follows stay; a past one cannot be added.
+            followed = (
+                self.instance.milestones.values_list("pk", flat=True) if self.instance.pk else []
+            )
+            try:
+                validate_future_milestones(
+                    data["milestones"], today=local_today(data.get("timezone")),
+                    keep=list(followed),
+                )  # fmt: skip
+            except forms.ValidationError as exc:
+                self.add_error("milestones", exc)
+        if "lead_days" in data:
+            try:
+                validate_digest_choice(
+                    weekly_digest=data.get("weekly_digest", False), lead_days=data["lead_days"]
+                )
+            except forms.ValidationError as exc:
+                self.add_error("weekly_digest", exc)
+        return data
 
 
 class ProblemFilter(admin.SimpleListFilter):
@@ -119,3 +145,12 @@ def _set_aside() -> dict | None:
 
 
 attention_sources.append(_set_aside)
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    list_display = ["subscription", "week", "due_at", "status"]
+    list_filter = ["status"]
+    search_fields = ["subscription__email"]
+    list_select_related = ["subscription"]
+    raw_id_fields = ["subscription", "message"]

@@ -20,6 +20,7 @@ from tracker.reminders.tokens import MANAGE, UNSUBSCRIBE, subscription_token
 REMINDERS = "reminders"
 DATE_MOVED = "date_moved"
 CONFIRMATION = "confirmation"
+DIGEST = "digest"  # the weekly digest, for subscribers who chose it over single reminders
 MANAGE_LINK = "manage"  # the email with a manage link, sent on a repeat request
 
 

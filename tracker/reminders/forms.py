@@ -4,7 +4,11 @@ from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
 from tracker.reminders.validation import (
+    local_today,
     parse_lead_days,
+    timezones,
+    validate_digest_choice,
+    validate_future_milestones,
     validate_list_length,
     validate_timezone,
 )
@@ -34,7 +38,14 @@ class ReminderTimingForm(forms.Form):
         label="Remind me this many days before",
         help_text="Whole days, separated by commas.",
     )
-    timezone = forms.CharField(initial="Europe/Brussels", label="Time zone")
+    timezone = forms.CharField(
+        initial="Europe/Brussels",
+        label="Time zone",
+        help_text="Type a city or region, such as Paris or America/New_York, and pick a name.",
+        widget=forms.TextInput(
+            attrs={"list": "timezone-names", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
     send_hour = forms.TypedChoiceField(
         choices=HOURS, coerce=int, initial=9, label="Local time reminders arrive"
     )
@@ -45,12 +56,17 @@ class ReminderTimingForm(forms.Form):
     def clean_timezone(self):
         return validate_timezone(self.cleaned_data["timezone"].strip())
 
+    @staticmethod
+    def timezone_names() -> list[str]:
+        """What the time zone box suggests as one types (a datalist): every zone name."""
+        return sorted(timezones())
+
 
 class PreferencesForm(ReminderTimingForm):
     """What to follow and how to be reminded: the subscribe and manage pages."""
 
     field_order = ["regulation", "roles", "scopes", "categories", "milestones", "lead_days",
-                   "language", "timezone", "send_hour"]  # fmt: skip
+                   "weekly_digest", "language", "timezone", "send_hour"]  # fmt: skip
 
     regulation = forms.ModelChoiceField(
         Regulation.objects.all(),
@@ -71,16 +87,46 @@ class PreferencesForm(ReminderTimingForm):
         choices=Milestone.Category.choices, required=False,
         widget=forms.CheckboxSelectMultiple, label="Only these categories",
     )  # fmt: skip
+    # Every milestone is looked up, so that a past or event-relative one gets the shared
+    # validator's clear message; the page offers only those with a date ahead (the picker).
     milestones = CappedChoices(
-        Milestone.objects.exclude(kind=Milestone.Kind.RELATIVE).select_related("regulation"),
-        to_field_name="key", required=False, label="Or these milestones, one by one",
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        Milestone.objects.select_related("regulation"),
+        to_field_name="key", required=False, label="Or these deadlines, one by one",
+        widget=forms.CheckboxSelectMultiple,
     )  # fmt: skip
+    weekly_digest = forms.BooleanField(
+        required=False,
+        label="One weekly digest instead of individual reminders",
+        help_text="Every Monday, what falls due within your longest lead time.",
+    )
     language = forms.ChoiceField(choices=Language.choices, initial=Language.EN)
+
+    def __init__(self, *args, followed=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.followed = {m.pk for m in followed}  # already followed: allowed even if past
 
     def clean(self):
         data = super().clean()
-        if not data.get("regulation") and not data.get("milestones"):
+        if "milestones" in data:
+            try:
+                validate_future_milestones(
+                    data["milestones"], today=local_today(data.get("timezone")),
+                    keep=self.followed,
+                )  # fmt: skip
+            except forms.ValidationError as exc:
+                self.add_error("milestones", exc)
+        if "lead_days" in data:
+            try:
+                validate_digest_choice(
+                    weekly_digest=data.get("weekly_digest", False), lead_days=data["lead_days"]
+                )
+            except forms.ValidationError as exc:
+                self.add_error("weekly_digest", exc)
+        if (
+            not data.get("regulation")
+            and not data.get("milestones")
+            and "milestones" not in self.errors
+        ):
             raise forms.ValidationError("Choose a regulation or at least one milestone to follow.")
         return data
 
@@ -96,6 +142,7 @@ class PreferencesForm(ReminderTimingForm):
             language=data["language"],
             timezone=data["timezone"],
             send_hour=data["send_hour"],
+            weekly_digest=data["weekly_digest"],
         )
 
     @classmethod
@@ -110,6 +157,7 @@ class PreferencesForm(ReminderTimingForm):
             "language": subscription.language,
             "timezone": subscription.timezone,
             "send_hour": subscription.send_hour,
+            "weekly_digest": subscription.weekly_digest,
         }
 
 

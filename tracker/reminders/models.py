@@ -10,6 +10,7 @@ from tracker.catalogue.fields import ListField
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 
 DEFAULT_LEAD_DAYS = [90, 30, 7, 1]
+DIGEST_WEEKDAY = 0  # weekly digests go out on Mondays, at the subscriber's local hour
 
 
 def default_lead_days() -> list[int]:
@@ -66,6 +67,11 @@ class Subscription(models.Model):
     scopes = models.ManyToManyField(Scope, blank=True, related_name="+")
     categories = ListField(blank=True)
     milestones = models.ManyToManyField(Milestone, blank=True, related_name="subscriptions")
+    weekly_digest = models.BooleanField(
+        default=False,
+        help_text="One weekly digest of what falls due within the lead times, instead of "
+        "individual reminders.",
+    )
     move_notices = models.BooleanField(
         default=True,
         help_text="Send a notice when a followed date moves (owners hear from the workspace).",
@@ -163,3 +169,35 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.milestone} on {self.occurrence}, {self.lead_days} days ahead"
+
+
+class Digest(models.Model):
+    """One weekly digest for a subscriber who chose it: unique per subscriber and week, so
+    planning it again, or a second sweep, never makes a second one."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUEUED = "queued", "In a message"
+        EMPTY = "empty", "Nothing to list that week"
+        CANCELLED = "cancelled", "Cancelled"
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="digests")
+    week = models.DateField(help_text="The digest day of that week.")
+    due_at = models.DateTimeField(help_text="When to send: the subscriber's local hour, in UTC.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    message = models.ForeignKey(
+        "outbox.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="digests"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "week"], name="digest_one_per_subscriber_and_week"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], name="digest_due_idx", condition=Q(status="pending"))
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.subscription} on {self.week}"

@@ -20,14 +20,23 @@ from django.utils import timezone
 from tracker.catalogue.models import Milestone
 from tracker.outbox import services as outbox
 from tracker.outbox.models import Message
-from tracker.reminders.emails import REMINDERS, subscriber_message, subscription_stream
-from tracker.reminders.models import Reminder, Subscription
-from tracker.reminders.selectors import subscription_milestones
+from tracker.reminders.emails import (
+    DIGEST,
+    REMINDERS,
+    subscriber_message,
+    subscription_stream,
+)
+from tracker.reminders.models import Digest, Reminder, Subscription
+from tracker.reminders.selectors import (
+    digest_day_on_or_after,
+    digest_items,
+    reminders_planned,
+    subscription_milestones,
+)
 
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 100  # small batches: workers start sending while the next one is rendered
-OCCURRENCES_AHEAD = 3
 
 
 def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
@@ -47,53 +56,68 @@ def due_at_for(*, subscription: Subscription, day: dt.date) -> dt.datetime:
     return instant
 
 
-def occurrences_for(
-    *, subscription: Subscription, milestone: Milestone, today: dt.date
-) -> list[dt.date]:
-    """The deadlines a subscription is reminded of: the milestone's next occurrences, or the
-    person's own target date for it (personal reminders)."""
-    if target := subscription.targets.get(str(milestone.pk)):
-        return [dt.date.fromisoformat(target)]
-    return milestone.occurrences(start=today, count=OCCURRENCES_AHEAD)
-
-
 def reminder_rows(
-    *, subscription: Subscription, milestone: Milestone, today: dt.date
-) -> list[Reminder]:
-    """The unsaved reminders still ahead for one subscription and one milestone."""
-    rows = []
-    for occurrence in occurrences_for(subscription=subscription, milestone=milestone, today=today):
-        for lead in subscription.lead_days:
-            day = occurrence - dt.timedelta(days=lead)
-            if day < today:
-                continue
-            rows.append(
-                Reminder(
-                    subscription=subscription,
-                    milestone=milestone,
-                    occurrence=occurrence,
-                    lead_days=lead,
-                    due_at=due_at_for(subscription=subscription, day=day),
-                )
-            )
-    return rows
+    *, subscription: Subscription, milestone: Milestone, today: dt.date,
+    now: dt.datetime | None = None,
+) -> list[Reminder]:  # fmt: skip
+    """The unsaved reminders still ahead for one subscription and one milestone.
+
+    A "coming up" reminder (lead times already missed when planning first saw the deadline)
+    is due at once, `now`: the next sweep sends it.
+    """
+    now = now or timezone.now()
+    return [
+        Reminder(
+            subscription=subscription,
+            milestone=milestone,
+            occurrence=planned.occurrence,
+            lead_days=planned.lead_days,
+            due_at=now
+            if planned.coming_up
+            else due_at_for(subscription=subscription, day=planned.day),
+        )
+        for planned in reminders_planned(
+            subscription=subscription, milestone=milestone, today=today
+        )
+    ]
+
+
+def digest_plan(*, subscription: Subscription, today: dt.date) -> int:
+    """The subscriber's next weekly digest (this week's if its day has not passed); 1 if new.
+
+    Unique per subscriber and week: the daily walk plans it again harmlessly.
+    """
+    if subscription.status != Subscription.Status.ACTIVE or not subscription.weekly_digest:
+        return 0
+    week = digest_day_on_or_after(today)
+    digest = Digest(
+        subscription=subscription, week=week, due_at=due_at_for(subscription=subscription, day=week)
+    )
+    before = subscription.digests.count()
+    Digest.objects.bulk_create([digest], ignore_conflicts=True)
+    return subscription.digests.count() - before
 
 
 def reminders_plan(
-    *, subscription: Subscription, today: dt.date, only: list[int] | None = None
-) -> int:
+    *, subscription: Subscription, today: dt.date, only: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> int:  # fmt: skip
     """Create the reminders still ahead for an active subscription; returns how many are new.
 
-    `only` limits planning to some milestones.
+    `only` limits planning to some milestones. A weekly digest subscriber gets its next
+    digest planned instead.
     """
     if subscription.status != Subscription.Status.ACTIVE:
         return 0
+    if subscription.weekly_digest:
+        return digest_plan(subscription=subscription, today=today)
     milestones = subscription_milestones(subscription=subscription)
     if only is not None:
         milestones = milestones.filter(pk__in=only)
     rows = []
     for milestone in milestones:
-        rows += reminder_rows(subscription=subscription, milestone=milestone, today=today)
+        rows += reminder_rows(subscription=subscription, milestone=milestone, today=today,
+                              now=now)  # fmt: skip
     before = subscription.reminders.count()
     Reminder.objects.bulk_create(rows, ignore_conflicts=True)
     return subscription.reminders.count() - before
@@ -121,7 +145,7 @@ def reminders_plan_all(*, now: dt.datetime) -> int:
         try:
             with transaction.atomic():
                 today = now.astimezone(ZoneInfo(subscription.timezone)).date()
-                created += reminders_plan(subscription=subscription, today=today)
+                created += reminders_plan(subscription=subscription, today=today, now=now)
         except Exception as exc:  # one bad subscription fails alone
             subscription_flag(subscription=subscription, problem=exc, now=now)
     return created
@@ -209,6 +233,12 @@ def message_for_reminders(
         first = group[0]
         days_left = (first.occurrence - today).days
         targeted = str(first.milestone_id) in subscription.targets
+        # Planned after its lead day (the subscription came later): "coming up", not late.
+        zone = ZoneInfo(subscription.timezone)
+        coming_up = any(
+            r.due_at.astimezone(zone).date() > r.occurrence - dt.timedelta(days=r.lead_days)
+            for r in group
+        )
         items.append(
             {
                 "milestone": first.milestone,
@@ -216,7 +246,8 @@ def message_for_reminders(
                 # Counting down to the person's target date: say the legal date too.
                 "legal_date": first.milestone.date if targeted else None,
                 "days_left": days_left,
-                "late": days_left < min(r.lead_days for r in group),
+                "late": not coming_up and days_left < min(r.lead_days for r in group),
+                "coming_up": coming_up,
                 "url": settings.SITE_URL + first.milestone.get_absolute_url(),
             }
         )
@@ -229,6 +260,74 @@ def message_for_reminders(
 
 
 @transaction.atomic
+def digests_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> list[int]:
+    """Turn the weekly digests that are due into messages; returns their ids.
+
+    Reads only due rows (a partial index on pending digests), skipping locked ones, like the
+    reminder sweep. A digest with nothing to list is recorded as empty and sends nothing.
+    """
+    due = list(
+        Digest.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=Digest.Status.PENDING, due_at__lte=now, subscription__problem="")
+        .select_related("subscription")
+        .order_by("due_at", "pk")[:batch]
+    )
+    outcome: dict[str, list[int]] = {status: [] for status in Digest.Status.values}
+    messages, queued = [], []
+    for digest in due:
+        subscription = digest.subscription
+        if subscription.status != Subscription.Status.ACTIVE or not subscription.weekly_digest:
+            outcome[Digest.Status.CANCELLED].append(digest.pk)
+            continue
+        try:
+            message = message_for_digest(subscription=subscription, week=digest.week, now=now)
+        except Exception as exc:  # one bad subscription fails alone, flagged for the admin
+            subscription_flag(subscription=subscription, problem=exc, now=now)
+            continue
+        if message is None:
+            outcome[Digest.Status.EMPTY].append(digest.pk)
+            continue
+        messages.append(message)
+        queued.append(digest)
+    stored = {m.dedupe_key: m for m in outbox.send_many(messages, dispatch=False)}
+    for digest, message in zip(queued, messages, strict=True):
+        Digest.objects.filter(pk=digest.pk).update(
+            status=Digest.Status.QUEUED, message=stored.get(message.dedupe_key)
+        )
+    for status, ids in outcome.items():
+        if ids:
+            Digest.objects.filter(pk__in=ids).update(status=status)
+    return [m.pk for m in stored.values()]
+
+
+def message_for_digest(
+    *, subscription: Subscription, week: dt.date, now: dt.datetime
+) -> Message | None:
+    """The weekly digest (unsaved), or None when nothing falls due within the lead times."""
+    today = now.astimezone(ZoneInfo(subscription.timezone)).date()
+    milestones = subscription_milestones(subscription=subscription).select_related("regulation")
+    items = [
+        {
+            "milestone": item.milestone,
+            "occurrence": item.occurrence,
+            "days_left": item.days_left,
+            "url": settings.SITE_URL + item.milestone.get_absolute_url(),
+        }
+        for item in digest_items(subscription=subscription, milestones=milestones, today=today)
+    ]
+    if not items:
+        return None
+    message = subscriber_message(
+        DIGEST,
+        subscription=subscription,
+        context={"subscription": subscription, "items": items, "week": week},
+        now=now,
+    )
+    message.dedupe_key = f"digest:{subscription.pk}:{week.isoformat()}"
+    return message
+
+
+@transaction.atomic
 def subscription_unsubscribe(*, subscription: Subscription) -> None:
     """Stop everything for this subscription at once; repeating it is harmless."""
     if subscription.status == Subscription.Status.UNSUBSCRIBED:
@@ -238,6 +337,7 @@ def subscription_unsubscribe(*, subscription: Subscription) -> None:
     )
     # Deleted, not cancelled: subscribing again plans the same reminders afresh.
     subscription.reminders.filter(status=Reminder.Status.PENDING).delete()
+    subscription.digests.filter(status=Digest.Status.PENDING).delete()
     outbox.messages_cancel(
         Message.objects.filter(stream=subscription_stream(subscription)),
         reason="The recipient unsubscribed.",

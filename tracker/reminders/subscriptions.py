@@ -26,7 +26,8 @@ from django.utils import timezone
 from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 from tracker.outbox import services as outbox
 from tracker.reminders.emails import CONFIRMATION, MANAGE_LINK, subscriber_message
-from tracker.reminders.models import Reminder, Subscription
+from tracker.reminders.models import Digest, Reminder, Subscription
+from tracker.reminders.selectors import subscription_summary
 from tracker.reminders.services import reminders_plan
 from tracker.reminders.tokens import CONFIRM, subscription_token
 
@@ -46,6 +47,7 @@ class Preferences:
     language: str = "en"
     timezone: str = "Europe/Brussels"
     send_hour: int = 9
+    weekly_digest: bool = False
 
 
 def _apply(subscription: Subscription, preferences: Preferences) -> None:
@@ -55,6 +57,7 @@ def _apply(subscription: Subscription, preferences: Preferences) -> None:
     subscription.language = preferences.language
     subscription.timezone = preferences.timezone
     subscription.send_hour = preferences.send_hour
+    subscription.weekly_digest = preferences.weekly_digest
     subscription.save()
     subscription.roles.set(preferences.roles)
     subscription.scopes.set(preferences.scopes)
@@ -99,7 +102,12 @@ def subscription_request(*, email: str, preferences: Preferences) -> Subscriptio
     message = subscriber_message(
         CONFIRMATION,
         subscription=subscription,
-        context={"confirm_url": confirm_url},
+        context={
+            "confirm_url": confirm_url,
+            "summary": subscription_summary(
+                subscription=subscription, today=_local_today(subscription)
+            ),
+        },
         now=now,
         list_headers=False,  # not on the list until confirmed
     )
@@ -118,6 +126,8 @@ def subscription_confirm(*, subscription: Subscription) -> bool:
     subscription.status = Subscription.Status.ACTIVE
     subscription.confirmed_at = timezone.now()
     subscription.save(update_fields=["status", "confirmed_at"])
+    # A deadline nearer than a lead time already missed gets one "coming up" reminder, due
+    # now: the next sweep sends it (a row like any other, so it cannot be doubled).
     reminders_plan(subscription=subscription, today=_local_today(subscription))
     return True
 
@@ -127,6 +137,7 @@ def subscription_update(*, subscription: Subscription, preferences: Preferences)
     """Change what a subscriber follows; pending reminders are planned again from scratch."""
     _apply(subscription, preferences)
     subscription.reminders.filter(status=Reminder.Status.PENDING).delete()
+    subscription.digests.filter(status=Digest.Status.PENDING).delete()
     reminders_plan(subscription=subscription, today=_local_today(subscription))
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from tracker.catalogue.events import change_consume
 from tracker.outbox.services import messages_dispatch, messages_ready, messages_send
 from tracker.reminders.changes import milestone_change_apply
-from tracker.reminders.services import reminders_plan_all, reminders_sweep
+from tracker.reminders.services import digests_sweep, reminders_plan_all, reminders_sweep
 from tracker.reminders.subscriptions import subscriptions_expire
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,8 @@ SWEEP_BUDGET_SECONDS = 50  # stay under the beat interval
 
 @shared_task(acks_late=True, ignore_result=True)
 def reminders_sweep_task() -> dict:
-    """Every minute: recover stalled sends, turn due reminders into messages, dispatch.
+    """Every minute: recover stalled sends, turn due reminders and weekly digests into
+    messages, dispatch.
 
     Sweeps batch after batch, each committed and dispatched at once so that workers send
     while the next batch is rendered, until nothing more is due or the time budget is spent;
@@ -30,6 +31,7 @@ def reminders_sweep_task() -> dict:
     while True:
         now = timezone.now()
         report = reminders_sweep(now=now)  # committed on return
+        digests_sweep(now=now)  # weekly digests due now (planned by the daily walk)
         ready = messages_ready(now=now)
         messages_dispatch(ready)
         totals["recovered"] += report.recovered

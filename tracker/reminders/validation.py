@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Iterable
 from functools import cache
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone as django_timezone
+from django.utils.formats import date_format
 
+from tracker.catalogue.models import LIVE_STATUSES, Milestone
 from tracker.reminders.models import Subscription
 
 MAX_LEAD_DAYS = 730
@@ -62,3 +67,53 @@ def parse_lead_days(value: str | list) -> list[int]:
     if len(set(days)) > MAX_LEAD_TIMES:
         raise ValidationError(f"At most {MAX_LEAD_TIMES} lead times.")
     return sorted(set(days), reverse=True)
+
+
+def local_today(zone_name: str | None) -> dt.date:
+    """Today where the subscriber lives (the site's zone when theirs is not a valid name)."""
+    if zone_name in timezones():
+        return django_timezone.now().astimezone(ZoneInfo(zone_name)).date()
+    return django_timezone.localdate()
+
+
+def validate_future_milestones(
+    milestones: Iterable[Milestone], *, today: dt.date, keep: Iterable[int] = ()
+) -> None:
+    """A milestone chosen one by one must still have a date ahead: a past one can never
+    produce a reminder. `keep` names milestones already followed, which stay allowed."""
+    kept = set(keep)
+    problems = []
+    for milestone in milestones:
+        if milestone.pk in kept:
+            continue
+        if milestone.kind == Milestone.Kind.RELATIVE:
+            problems.append(
+                f"“{milestone.title}” counts from an event, not a calendar date, so it cannot "
+                "be followed by email."
+            )
+        elif milestone.status not in LIVE_STATUSES:
+            problems.append(
+                f"“{milestone.title}” is {milestone.get_status_display().lower()}: it no "
+                "longer produces reminders."
+            )
+        elif milestone.next_date(today) is None:
+            when = date_format(milestone.date, "j F Y") if milestone.date else ""
+            problems.append(
+                f"“{milestone.title}” is in the past ({when}) and has no date ahead: choose "
+                "a deadline still to come."
+            )
+    if problems:
+        raise ValidationError(problems)
+
+
+DIGEST_MIN_LEAD_DAYS = 7
+
+
+def validate_digest_choice(*, weekly_digest: bool, lead_days: list[int] | None) -> None:
+    """A weekly digest lists what falls due within the longest lead time: shorter than a week,
+    a deadline could fall between two digests and never be mentioned."""
+    if weekly_digest and lead_days and max(lead_days) < DIGEST_MIN_LEAD_DAYS:
+        raise ValidationError(
+            f"A weekly digest needs a lead time of at least {DIGEST_MIN_LEAD_DAYS} days, "
+            "or a deadline could fall between two digests."
+        )

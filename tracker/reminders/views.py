@@ -5,6 +5,7 @@ from django.views.decorators.http import require_http_methods
 from tracker.catalogue.selectors import regulation_default
 from tracker.reminders.emails import subscription_links
 from tracker.reminders.forms import PreferencesForm, SubscribeForm
+from tracker.reminders.selectors import milestone_picker, subscription_summary
 from tracker.reminders.services import subscription_unsubscribe
 from tracker.reminders.subscriptions import (
     subscription_confirm,
@@ -13,6 +14,7 @@ from tracker.reminders.subscriptions import (
 )
 from tracker.reminders.throttles import SubscribeThrottle
 from tracker.reminders.tokens import CONFIRM, MANAGE, UNSUBSCRIBE, subscription_from_token
+from tracker.reminders.validation import local_today
 
 
 def _initial(request) -> dict:
@@ -21,6 +23,19 @@ def _initial(request) -> dict:
         return {"regulation": None, "milestones": [milestone]}
     default = regulation_default()
     return {"regulation": request.GET.get("regulation") or (default and default.key)}
+
+
+def _picker(form) -> dict:
+    """The grouped milestone picker (deadlines still ahead) and what is ticked in it."""
+    if form.is_bound:
+        chosen = set(form.data.getlist("milestones"))
+    else:
+        chosen = {getattr(m, "key", m) for m in form.initial.get("milestones") or []}
+    return {
+        "picker": milestone_picker(today=local_today(None)),
+        "chosen": chosen,
+        "timezone_names": form.timezone_names(),
+    }
 
 
 def _invalid_link(request):
@@ -34,12 +49,12 @@ def subscribe(request):
     if request.method == "POST":
         throttle = SubscribeThrottle()
         if not throttle.allow_request(request, None):
-            return render(request, "reminders/subscribe.html", {"form": form, "throttled": True},
-                          status=429)  # fmt: skip
+            context = {"form": form, "throttled": True, **_picker(form)}
+            return render(request, "reminders/subscribe.html", context, status=429)
         if form.is_valid():
             subscription_request(email=form.cleaned_data["email"], preferences=form.preferences())
             return redirect("reminders:check_inbox")
-    return render(request, "reminders/subscribe.html", {"form": form},
+    return render(request, "reminders/subscribe.html", {"form": form, **_picker(form)},
                   status=400 if form.errors else 200)  # fmt: skip
 
 
@@ -57,7 +72,11 @@ def confirm(request, token):
         if not subscription_confirm(subscription=subscription):
             return _invalid_link(request)
         links = subscription_links(subscription)
-        return render(request, "reminders/confirmed.html", {"subscription": subscription, **links})
+        summary = subscription_summary(
+            subscription=subscription, today=local_today(subscription.timezone)
+        )
+        context = {"subscription": subscription, "summary": summary, **links}
+        return render(request, "reminders/confirmed.html", context)
     return render(request, "reminders/confirm.html", {"subscription": subscription})
 
 
@@ -69,13 +88,17 @@ def manage(request, token):
         return _invalid_link(request)
     if subscription.owner_key:  # personal reminders are set where they were asked for
         return redirect(subscription.manage_url)
-    form = PreferencesForm(request.POST or None, initial=PreferencesForm.initial_for(subscription))
+    initial = PreferencesForm.initial_for(subscription)
+    form = PreferencesForm(request.POST or None, initial=initial, followed=initial["milestones"])
     saved = False
     if request.method == "POST" and form.is_valid():
         subscription_update(subscription=subscription, preferences=form.preferences())
         saved = True
-    context = {"form": form, "subscription": subscription, "saved": saved,
-               **subscription_links(subscription)}  # fmt: skip
+    summary = subscription_summary(
+        subscription=subscription, today=local_today(subscription.timezone)
+    )
+    context = {"form": form, "subscription": subscription, "saved": saved, "summary": summary,
+               **_picker(form), **subscription_links(subscription)}  # fmt: skip
     return render(request, "reminders/manage.html", context, status=400 if form.errors else 200)
 
 
