@@ -562,7 +562,9 @@ def test_non_staff_are_sent_to_the_admin_sign_in(client, officer, org):
 DASHBOARD_QUERIES = 7
 PARTIAL_QUERIES = 6  # the same without the org menu
 EXPORT_QUERIES = 5  # session, user, membership, items, evidence titles
-STAFF_QUERIES = 8  # session, user, the admin menu's 2 permission reads, 4 grouped counts
+# session, user, the admin menu's 2 permission reads, the count and the page of organisations,
+# 3 grouped counts for that page
+STAFF_QUERIES = 9
 
 
 @pytest.mark.parametrize("size", [5, 500])
@@ -600,3 +602,44 @@ def test_the_staff_dashboard_runs_a_fixed_number_of_queries(
     with django_assert_num_queries(STAFF_QUERIES):
         response = client.get(reverse("workspace:staff_dashboard"))
     assert response.status_code == 200
+
+
+def _companies(n: int) -> None:
+    Organisation.objects.bulk_create(
+        Organisation(name=f"Company {i:04d}", slug=f"company-{i:04d}") for i in range(n)
+    )
+
+
+@pytest.mark.parametrize("size", [60, 1000])
+def test_the_staff_dashboard_shows_a_page_of_organisations_in_fixed_queries(
+    client, staff, size, django_assert_num_queries
+):
+    _companies(size)
+    client.force_login(staff)
+    url = reverse("workspace:staff_dashboard")
+    client.get(url)
+
+    with django_assert_num_queries(STAFF_QUERIES):
+        first = client.get(url).content.decode()
+    last = client.get(url, {"page": "last"}).content.decode()
+    bad = client.get(url, {"page": "0"})
+
+    assert first.count('<th scope="row">') == 50
+    assert f"1–50 of {size} organisations" in first and 'rel="next"' in first
+    assert f"of {size} organisations" in last and 'rel="next"' not in last
+    assert f"Company {size - 1:04d}" in last and f"Company {size - 1:04d}" not in first
+    assert bad.status_code == 200  # the nearest page, not a 500
+
+
+def test_the_staff_dashboard_finds_an_organisation_by_name_or_slug(client, staff):
+    _companies(120)
+    client.force_login(staff)
+    url = reverse("workspace:staff_dashboard")
+
+    by_name = client.get(url, {"q": "company 0117"}).content.decode()
+    by_slug = client.get(url, {"q": "company-011"}).content.decode()
+    none = client.get(url, {"q": "nothing\x00here"}).content.decode()
+
+    assert by_name.count('<th scope="row">') == 1 and "Company 0117" in by_name
+    assert by_slug.count('<th scope="row">') == 10 and "10 results" in by_slug
+    assert "No organisation matches" in none

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils.dateformat import format as date_format
 
 from tracker.catalogue.models import Milestone
@@ -490,12 +490,27 @@ def _counts_by_organisation(queryset, **aggregates) -> dict[int, dict[str, int]]
     return {row.pop("organisation"): row for row in rows}
 
 
-def staff_overview(*, today: dt.date) -> list[OrganisationFigures]:
-    """Every organisation with its figures: four queries, however many organisations."""
-    organisations = list(Organisation.objects.order_by("name", "pk"))
-    members = _counts_by_organisation(Membership.objects.all(), n=Count("pk"))
-    systems = _counts_by_organisation(AISystem.objects.all(), n=Count("pk"))
-    tracked = TrackedItem.objects.tracked()
+STAFF_PAGE_SIZE = 50
+
+
+def staff_organisations(*, search: str = "") -> QuerySet[Organisation]:
+    """The organisations the staff overview lists, by name; `search` matches name or slug."""
+    organisations = Organisation.objects.order_by("name", "pk")
+    if search:
+        organisations = organisations.filter(Q(name__icontains=search) | Q(slug__icontains=search))
+    return organisations
+
+
+def staff_overview(*, organisations, today: dt.date) -> list[OrganisationFigures]:
+    """The figures of `organisations` (one page of them): four queries, however many there are
+    and however many the site holds."""
+    organisations = list(organisations)
+    ids = [org.pk for org in organisations]
+    members = _counts_by_organisation(
+        Membership.objects.filter(organisation__in=ids), n=Count("pk")
+    )
+    systems = _counts_by_organisation(AISystem.objects.filter(organisation__in=ids), n=Count("pk"))
+    tracked = TrackedItem.objects.tracked().filter(organisation__in=ids)
     items = _counts_by_organisation(
         tracked,
         total=Count("pk"),

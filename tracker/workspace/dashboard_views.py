@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -18,10 +19,12 @@ from django.views.decorators.http import require_GET
 
 from tracker.workspace.dashboard import (
     NOBODY,
+    STAFF_PAGE_SIZE,
     DashboardFilters,
     DashboardSource,
     dashboard_source,
     dashboard_summarise,
+    staff_organisations,
     staff_overview,
 )
 from tracker.workspace.models import TrackedItem
@@ -186,10 +189,17 @@ def staff_dashboard(request):
     """Every organisation at a glance, for staff who may view organisations (403 for other
     staff), in the admin's look."""
     today = timezone.localdate()
+    search = request.GET.get("q", "").strip()[:100].replace("\x00", "")
+    paginator = Paginator(staff_organisations(search=search), STAFF_PAGE_SIZE)
+    number = request.GET.get("page")
+    # "last" as in the admin's lists; a bad page number shows the nearest page
+    page = paginator.get_page(paginator.num_pages if number == "last" else number)
     context = {
         **admin.site.each_context(request),
         "title": "Workspace dashboard",
-        "rows": staff_overview(today=today),
+        "rows": staff_overview(organisations=page.object_list, today=today),
+        "page": page,
+        "search": search,
         "today": today,
     }
     return render(request, "admin/workspace_dashboard.html", context)
