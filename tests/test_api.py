@@ -85,7 +85,11 @@ def test_relative_milestones_come_after_the_dated_ones(client, loaded_small_pack
 @pytest.mark.parametrize(
     ("query", "keys"),
     [
-        ("scope=high_risk_annex_iii", {"test-high-risk", "test-incident"}),
+        # a scope includes what concerns every AI system (scope "all")
+        (
+            "scope=high_risk_annex_iii",
+            {"test-high-risk", "test-incident", "test-entry-into-force", "test-review"},
+        ),
         ("role=deployer", {"test-entry-into-force"}),
         ("kind=relative", {"test-incident"}),
         ("amended=true", {"test-high-risk"}),

@@ -62,7 +62,7 @@ def sign_in(page: Page, site: dict) -> None:
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("h1")).to_have_text("Your organisations")
+    expect(page.locator("h1")).to_have_text("What applies to Acme AI")  # where ada works
 
 
 def test_upload_a_file_for_an_item_see_it_listed_and_download_it(page, site, tmp_path):

@@ -46,7 +46,7 @@ def sign_in(page: Page, site: str) -> None:
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("h1")).to_have_text("Your organisations")
+    expect(page.locator("h1")).to_have_text("What applies to Acme AI")  # where ada works
 
 
 def test_an_item_that_stops_applying_shows_under_no_longer_applies_with_its_reason(page, site):

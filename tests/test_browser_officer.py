@@ -44,7 +44,7 @@ def sign_in(page: Page, site: str) -> None:
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("h1")).to_have_text("Your organisations")
+    expect(page.locator("h1")).to_have_text("What applies to Acme AI")  # where ada works
 
 
 def track_the_annex_iii_item_and_read_the_dashboard(page: Page, site: str, slug: str) -> None:

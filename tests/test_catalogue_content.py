@@ -292,7 +292,7 @@ def test_the_missing_company_duties_are_entries_of_their_own(
     assert set(spec.roles) == roles
     assert spec.scopes == scopes
     assert spec.fields["source_url"].startswith("https://")
-    assert spec.fields["notes"]
+    assert spec.fields["editor_note"]
 
 
 @pytest.mark.parametrize(
@@ -317,12 +317,12 @@ def test_the_registration_date_is_an_open_point_with_low_confidence(ai_act):
     spec = ai_act["ai-act-not-high-risk-registration"]
 
     assert spec.fields["confidence"] == "low"
-    assert spec.fields["notes"].startswith("Open point on the date.")
-    assert "Section 5" in spec.fields["notes"]
+    assert spec.fields["editor_note"].startswith("Open point on the date.")
+    assert "Section 5" in spec.fields["editor_note"]
 
 
 def test_the_gpai_authorised_representative_notes_the_open_source_exemption(ai_act):
-    assert "Art. 54(6)" in ai_act["ai-act-gpai-authorised-representative"].fields["notes"]
+    assert "Art. 54(6)" in ai_act["ai-act-gpai-authorised-representative"].fields["editor_note"]
 
 
 def test_the_chapter_level_transparency_entry_stays_on_the_general_date(ai_act):
@@ -350,7 +350,7 @@ def test_a_deployer_informs_the_provider_first_and_sectoral_limits_are_noted(ai_
     assert "immediately inform first the provider" in spec.fields["summary"]
     assert "Art. 26(5)" in spec.fields["legal_basis"]
     assert "Art. 73(9) and (10)" in spec.fields["legal_basis"]
-    assert "Art. 3(49)(c)" in spec.fields["notes"]
+    assert "Art. 3(49)(c)" in spec.fields["editor_note"]
 
 
 def test_the_ai_literacy_duty_has_its_2026_wording(ai_act):
@@ -404,7 +404,7 @@ def test_earliest_allowed_dates_fall_the_day_after_the_longest_window(ai_act, ke
     spec = ai_act[key]
 
     assert spec.fields["offset_days"] == days
-    assert "Art. 3(4)" in spec.fields["notes"]  # the weekend and holiday roll-over is noted
+    assert "Art. 3(4)" in spec.fields["editor_note"]  # the weekend and holiday roll-over is noted
 
 
 def test_real_world_testing_also_covers_annex_i_products(ai_act):
@@ -450,7 +450,7 @@ def test_yearly_duties_without_a_fixed_day_are_indicative_and_low(ai_act):
         spec = ai_act[key]
         assert (spec.fields["kind"], spec.fields["every_months"]) == ("recurring", 12), key
         assert spec.fields["confidence"] == "low", key
-        assert "Indicative" in spec.fields["notes"], key
+        assert "Indicative" in spec.fields["editor_note"], key
 
 
 def test_no_entry_resting_on_a_check_still_to_make_claims_a_verification(ai_act):
@@ -459,9 +459,9 @@ def test_no_entry_resting_on_a_check_still_to_make_claims_a_verification(ai_act)
         for key, spec in ai_act.items()
         if spec.fields["verified_on"] is not None
         and (
-            "check" in spec.fields["notes"].lower()
-            or "recollection" in spec.fields["notes"]
-            or "not verified" in spec.fields["notes"].lower()
+            "check" in spec.fields["editor_note"].lower()
+            or "recollection" in spec.fields["editor_note"]
+            or "not verified" in spec.fields["editor_note"].lower()
             or spec.fields["source_url"] == OMNIBUS_URL
         )
     ]
@@ -472,7 +472,7 @@ def test_entries_built_on_quotes_of_2026_1744_say_what_to_check_on_eur_lex(ai_ac
     for key, spec in ai_act.items():
         if spec.fields["source_url"] == OMNIBUS_URL:
             assert spec.fields["verified_on"] is None, key
-            assert "EUR-Lex" in spec.fields["notes"], key
+            assert "EUR-Lex" in spec.fields["editor_note"], key
 
 
 def test_entries_verified_today_cite_only_the_2024_text(ai_act):

@@ -1048,8 +1048,10 @@ def test_the_api_lists_each_items_evidence_with_member_only_file_addresses(
 
 # The data migration -----------------------------------------------------------------------
 
-BEFORE = [("workspace", "0007_evidence")]
-AFTER = [("workspace", "0008_evidence_from_links")]
+# The catalogue as it was then too (its milestones' `notes` became `editor_note` later)
+CATALOGUE_THEN = ("catalogue", "0009_editors_edit_obligations")
+BEFORE = [("workspace", "0007_evidence"), CATALOGUE_THEN]
+AFTER = [("workspace", "0008_evidence_from_links"), CATALOGUE_THEN]
 
 
 def _migrate(targets):
@@ -1132,8 +1134,8 @@ def test_the_migration_turns_each_items_links_into_pieces_and_keeps_every_one():
         _migrate(_latest())
 
 
-LATE_LINKS = [("workspace", "0010_evidence_expiry_setting")]
-FIELD_REMOVED = [("workspace", "0012_evidence_links_removed")]
+LATE_LINKS = [("workspace", "0010_evidence_expiry_setting"), CATALOGUE_THEN]
+FIELD_REMOVED = [("workspace", "0012_evidence_links_removed"), CATALOGUE_THEN]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -717,6 +717,16 @@ def test_a_system_added_later_starts_dated_items_honestly(officer, org):
 # The migration ----------------------------------------------------------------------------------
 
 
+CATALOGUE_BEFORE_EXPLAINER = ("catalogue", "0009_editors_edit_obligations")
+
+
+def _latest():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
 def _migrate(targets):
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
@@ -729,7 +739,8 @@ def _migrate(targets):
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_0005_makes_existing_items_honest_and_dates_the_retired_ones():
-    old = _migrate([("workspace", "0004_owner_mail_settings")])
+    # The catalogue as it was then too (its milestones' `notes` became `editor_note` later)
+    old = _migrate([("workspace", "0004_owner_mail_settings"), CATALOGUE_BEFORE_EXPLAINER])
     regulation = old.get_model("catalogue", "Regulation").objects.create(
         key="eu-ai-act", short_name="AI Act", title="AI Act", source_url="https://example.org"
     )
@@ -773,7 +784,7 @@ def test_migration_0005_makes_existing_items_honest_and_dates_the_retired_ones()
         )  # fmt: skip
 
     try:
-        new = _migrate([("workspace", "0005_item_lifecycle")])
+        new = _migrate([("workspace", "0005_item_lifecycle"), CATALOGUE_BEFORE_EXPLAINER])
         found = {
             i.milestone.key: i for i in new.get_model("workspace", "TrackedItem").objects.all()
         }
@@ -792,7 +803,7 @@ def test_migration_0005_makes_existing_items_honest_and_dates_the_retired_ones()
             [items["before"].pk, items["same-day"].pk, retired.pk]
         )
     finally:
-        _migrate([("workspace", "0005_item_lifecycle")])
+        _migrate(_latest())
 
 
 def test_the_api_lists_stopped_items_on_request_and_says_why(client, org, officer, worked):

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from django.core.management import call_command
 
 from tests.conftest import require
@@ -102,32 +101,3 @@ def test_the_layers_hold_and_an_upward_import_breaks_them(tmp_path):
     assert kept.returncode == 0, kept.stdout
     assert broken.returncode == 1
     assert "tracker.catalogue.services -> tracker.reminders.models" in broken.stdout
-
-
-def _compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-
-
-def test_web_worker_and_beat_wait_for_the_one_shot_migration():
-    services = _compose()["services"]
-
-    assert services["migrate"]["restart"] == "no"
-    assert "manage.py migrate" in services["migrate"]["command"]
-    for name in ("web", "worker", "beat"):
-        assert services[name]["depends_on"]["migrate"] == {
-            "condition": "service_completed_successfully"
-        }, name
-        assert "migrate" not in str(services[name]["command"]), name
-
-
-def test_the_stack_is_pinned_unprivileged_restarting_and_watched():
-    services = _compose()["services"]
-
-    for name, service in services.items():
-        image = service["image"]
-        assert ":" in image and not image.endswith(":latest"), (name, image)
-        if name != "migrate":
-            assert service["restart"] == "unless-stopped", name
-        if service.get("build"):  # ours: the image's unprivileged user
-            assert service["user"] == "10001:10001", name
-    assert "healthcheck" in services["web"]

@@ -145,7 +145,7 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-APP_SERVICES = ["web", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "worker", "beat"]
 
 
 def test_compose_publishes_no_fallback_secret_key(compose):
@@ -171,19 +171,26 @@ def test_compose_pins_every_image_by_version(compose):
 
 def test_compose_runs_the_app_as_a_non_root_user_and_restarts_everything(compose):
     for name, service in compose["services"].items():
+        if name == "migrate":  # one shot: it runs to its end, once per `up`
+            assert service["restart"] == "no"
+            continue
         assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name
     for name in APP_SERVICES:
         user = str(compose["services"][name]["user"])
         assert user.split(":")[0] not in ("", "0", "root"), name
 
 
-def test_the_worker_and_beat_wait_for_the_web_container_s_migrations(compose):
+def test_web_worker_and_beat_wait_for_the_one_shot_migration(compose):
+    migrate = compose["services"]["migrate"]
+    assert "manage.py migrate" in migrate["command"]
+    assert "catalogue_load" in migrate["command"] and "admin_ensure" in migrate["command"]
     web = compose["services"]["web"]
-    assert "migrate" in web["command"]
     assert web["healthcheck"]["test"][0] == "CMD"
     assert "start_period" in web["healthcheck"]
-    for name in ["worker", "beat"]:
-        assert compose["services"][name]["depends_on"]["web"] == {"condition": "service_healthy"}
+    for name in ["web", "worker", "beat"]:
+        service = compose["services"][name]
+        assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert "migrate" not in service["command"], name
 
 
 def test_the_image_runs_unprivileged_and_copies_no_local_state():

@@ -23,7 +23,7 @@ def frozen():
 def test_the_timeline_lists_milestones_in_date_order_with_past_ones_marked(
     client, loaded_small_pack, frozen
 ):
-    response = client.get("/")
+    response = client.get("/?past=1")  # the past unfolded (it is folded by default)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -143,8 +143,11 @@ def test_recurring_milestones_show_their_next_occurrences(client, loaded_small_p
     html = client.get("/").content.decode()
 
     assert (
-        'Next: <time datetime="2028-08-02">2 August 2028</time>, '
-        '<time datetime="2032-08-02">2 August 2032</time>, '
+        '<time datetime="2028-08-02">2 August 2028</time>'
+        '<span class="recurs">, every four years from 2028</span>'
+    ) in html
+    assert (
+        'Then: <time datetime="2032-08-02">2 August 2032</time>, '
         '<time datetime="2036-08-02">2 August 2036</time>'
     ) in html
 
@@ -162,7 +165,8 @@ def test_relative_deadlines_are_listed_apart_with_their_offset(client, loaded_sm
 @pytest.mark.parametrize(
     ("query", "keys"),
     [
-        ("scope=high_risk_annex_iii", ["test-high-risk"]),
+        # a scope includes what concerns every AI system (scope "all")
+        ("scope=high_risk_annex_iii", ["test-entry-into-force", "test-high-risk", "test-review"]),
         ("role=deployer", ["test-entry-into-force"]),
         ("category=review", ["test-review"]),
         ("role=provider&scope=all", ["test-entry-into-force", "test-review"]),

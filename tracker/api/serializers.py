@@ -148,7 +148,7 @@ class MilestoneSerializer(serializers.ModelSerializer):
             "source_url",
             "source_title",
             "verified_on",
-            "notes",
+            "explainer",
             "roles",
             "scopes",
             "amendments",

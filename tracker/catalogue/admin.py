@@ -113,7 +113,7 @@ class MilestoneAdmin(CatalogueAdmin):
         "confidence",
         YearFilter,
     ]
-    search_fields = ["key", "title", "summary", "legal_basis", "notes"]
+    search_fields = ["key", "title", "summary", "explainer", "legal_basis", "editor_note"]
     date_hierarchy = "date"
     list_select_related = ["regulation"]
     filter_horizontal = ["roles", "scopes"]
@@ -123,7 +123,18 @@ class MilestoneAdmin(CatalogueAdmin):
     fieldsets = [
         (
             None,
-            {"fields": ["regulation", "key", "title", "summary", "category", "roles", "scopes"]},
+            {
+                "fields": [
+                    "regulation",
+                    "key",
+                    "title",
+                    "summary",
+                    "explainer",
+                    "category",
+                    "roles",
+                    "scopes",
+                ]
+            },
         ),
         (
             "When",
@@ -153,9 +164,15 @@ class MilestoneAdmin(CatalogueAdmin):
                     "confidence",
                     "verified_on",
                     "indicative",
-                    "notes",
                     "updated_at",
                 ]
+            },
+        ),
+        (
+            "For editors only",
+            {
+                "description": "Never shown on the public pages, in feeds or in the API.",
+                "fields": ["editor_note"],
             },
         ),
     ]

@@ -8,6 +8,7 @@ import re
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -90,6 +91,13 @@ class Scope(models.Model):
     def __str__(self) -> str:
         return self.name
 
+
+# The vocabulary keys of a role that binds every operator and of a scope that covers every AI
+# system (docs/catalogue-format.md): a role or scope filter always includes them.
+EVERY_OPERATOR_ROLE = "everyone"
+ALL_SYSTEMS_SCOPE = "all"
+# The public "what this means" text stays short: it is shown on the timeline.
+EXPLAINER_MAX = 600
 
 # Statuses of a date that still binds someone; superseded or withdrawn dates do not.
 LIVE_STATUSES = ("planned", "proposed", "adopted", "in_force")
@@ -179,7 +187,18 @@ class Milestone(models.Model):
         help_text="The law fixes no day: the date is one the catalogue chose (an anniversary). "
         "Kept out of 'next deadline' headlines.",
     )
-    notes = models.TextField(blank=True)
+    explainer = models.TextField(
+        blank=True,
+        max_length=EXPLAINER_MAX,
+        validators=[MaxLengthValidator(EXPLAINER_MAX)],
+        help_text="What this means, in plain language: public, shown on the timeline and the "
+        "milestone's page. Only what the entry already says; no new dates or law.",
+    )
+    editor_note = models.TextField(
+        blank=True,
+        help_text="For editors: sources, checks, caveats. Never shown on public pages or in the "
+        "API.",
+    )
     roles = models.ManyToManyField(Role, related_name="milestones")
     scopes = models.ManyToManyField(Scope, related_name="milestones")
     updated_at = models.DateTimeField(auto_now=True)
@@ -283,6 +302,19 @@ class Milestone(models.Model):
                 found.append(when)
             n += 1
         return found
+
+    def previous_date(self, today: dt.date) -> dt.date | None:
+        """The last occurrence before `today` (the date itself unless recurring), if any."""
+        if self.date is None or self.date >= today:
+            return None
+        if self.kind != self.Kind.RECURRING:
+            return self.date
+        last, n = self.date, 1
+        while True:
+            when = self.date + relativedelta(months=self.every_months * n)
+            if when >= today or (self.until and when > self.until):
+                return last
+            last, n = when, n + 1
 
     def next_date(self, today: dt.date) -> dt.date | None:
         upcoming = self.occurrences(start=today, count=1)

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from tracker.catalogue.conditions import validate_conditions
-from tracker.catalogue.models import Confidence, Milestone
+from tracker.catalogue.models import EXPLAINER_MAX, Confidence, Milestone
 
 KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 VOCAB_KEY_RE = re.compile(r"^[a-z0-9_]+$")
@@ -101,7 +101,9 @@ MILESTONE_FIELDS = {
     "source_title",
     "verified_on",
     "indicative",
-    "notes",
+    "explainer",
+    "editor_note",
+    "notes",  # the editors' note's former name, still read
     "roles",
     "scopes",
     "amendments",
@@ -300,6 +302,14 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
             line, where, "offset_days, offset_hours and trigger are only for relative milestones"
         )
 
+    if "notes" in raw and "editor_note" in raw:
+        problems.add(line, where, "notes is the former name of editor_note: give one of them")
+    for name in ("explainer", "editor_note", "notes"):
+        if isinstance(raw.get(name), (dict, list)):
+            problems.add(line, where, f"{name} must be text, not a list or a mapping")
+    if len(_text(raw.get("explainer"))) > EXPLAINER_MAX:
+        problems.add(line, where, f"explainer is longer than {EXPLAINER_MAX} characters")
+
     role_keys = tuple(raw.get("roles") or ())
     scope_keys = tuple(raw.get("scopes") or ())
     for name, keys, known in (("role", role_keys, roles), ("scope", scope_keys, scopes)):
@@ -341,7 +351,8 @@ def _milestone(problems, raw, roles, scopes) -> MilestoneSpec | None:
             "source_title": _text(raw.get("source_title")),
             "verified_on": verified_on,
             "indicative": indicative,
-            "notes": _text(raw.get("notes")),
+            "explainer": _text(raw.get("explainer")),
+            "editor_note": _text(raw.get("editor_note", raw.get("notes"))),
         },
         roles=role_keys,
         scopes=scope_keys,

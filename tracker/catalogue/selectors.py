@@ -5,11 +5,38 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from tracker.catalogue.models import Amendment, Milestone, MilestoneChange, Regulation, Role, Scope
+from tracker.catalogue.models import (
+    ALL_SYSTEMS_SCOPE,
+    EVERY_OPERATOR_ROLE,
+    Amendment,
+    Milestone,
+    MilestoneChange,
+    Regulation,
+    Role,
+    Scope,
+)
 
 UPCOMING_OCCURRENCES = 3
+
+
+def milestones_of_roles(milestones: QuerySet[Milestone], role_ids) -> QuerySet[Milestone]:
+    """The milestones that concern any of these roles, and those that bind every operator
+    (role `EVERY_OPERATOR_ROLE`): what the timeline, the API and subscriptions filter by."""
+    through = Milestone.roles.through.objects.filter(
+        Q(role_id__in=role_ids) | Q(role__key=EVERY_OPERATOR_ROLE)
+    )
+    return milestones.filter(pk__in=through.values("milestone_id"))
+
+
+def milestones_of_scopes(milestones: QuerySet[Milestone], scope_ids) -> QuerySet[Milestone]:
+    """The milestones of any of these risk scopes, and those that concern every AI system
+    (scope `ALL_SYSTEMS_SCOPE`)."""
+    through = Milestone.scopes.through.objects.filter(
+        Q(scope_id__in=scope_ids) | Q(scope__key=ALL_SYSTEMS_SCOPE)
+    )
+    return milestones.filter(pk__in=through.values("milestone_id"))
 
 
 def milestone_queryset() -> QuerySet[Milestone]:
@@ -51,24 +78,55 @@ def regulation_default() -> Regulation | None:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """A milestone placed on the timeline as seen on `today`."""
+    """A milestone placed on the timeline as seen on `today`.
+
+    `when` is the date it is shown and sorted at: its next occurrence, or for a past
+    milestone the last one it had (a recurring duty whose `until` has passed is past).
+    """
 
     milestone: Milestone
     next_date: dt.date | None
     upcoming: list[dt.date]
     is_past: bool
     today: dt.date
+    when: dt.date | None = None
 
     @property
     def days_left(self) -> int | None:
         return None if self.next_date is None else (self.next_date - self.today).days
 
+    @property
+    def is_recurring(self) -> bool:
+        return self.milestone.kind == Milestone.Kind.RECURRING
+
+    @property
+    def role_keys(self) -> set[str]:
+        return {role.key for role in self.milestone.roles.all()}  # from the prefetch
+
+    @property
+    def every_operator(self) -> bool:
+        """It binds every operator (the pack's role for everyone), whatever the role filter."""
+        return EVERY_OPERATOR_ROLE in self.role_keys
+
+    @property
+    def all_systems(self) -> bool:
+        """It concerns every AI system (the pack's scope for all), whatever the scope filter."""
+        return any(scope.key == ALL_SYSTEMS_SCOPE for scope in self.milestone.scopes.all())
+
 
 @dataclass(frozen=True)
 class Timeline:
-    dated: list[TimelineEntry]
+    """The dated milestones split at `today` (past ones, then what is coming, each in date
+    order) and the deadlines that run from an event."""
+
+    past: list[TimelineEntry]
+    upcoming: list[TimelineEntry]
     relative: list[Milestone]
     next_entries: list[TimelineEntry]
+
+    @property
+    def dated(self) -> list[TimelineEntry]:
+        return self.past + self.upcoming
 
     @property
     def next_entry(self) -> TimelineEntry | None:
@@ -76,30 +134,40 @@ class Timeline:
         return self.next_entries[0] if self.next_entries else None
 
 
+def timeline_entry(*, milestone: Milestone, today: dt.date) -> TimelineEntry:
+    """A dated milestone as seen on `today`: shown at its next occurrence, else its last."""
+    upcoming = milestone.occurrences(start=today, count=UPCOMING_OCCURRENCES)
+    next_date = upcoming[0] if upcoming else None
+    return TimelineEntry(
+        milestone=milestone,
+        next_date=next_date,
+        upcoming=upcoming,
+        is_past=not upcoming,
+        today=today,
+        when=next_date or milestone.previous_date(today) or milestone.date,
+    )
+
+
 def timeline_build(*, milestones: QuerySet[Milestone], today: dt.date) -> Timeline:
     """Split milestones into the dated timeline and the event-relative deadlines.
 
+    Dated milestones are placed at their next occurrence (recurring ones too), so the
+    upcoming list starts at `today`; the past ones are kept apart for the page to fold away.
     The next deadline is the nearest day on which a milestone falls due, with every milestone
     due that day; indicative dates (days the law does not fix) are never a deadline.
     """
-    dated: list[TimelineEntry] = []
+    past: list[TimelineEntry] = []
+    upcoming: list[TimelineEntry] = []
     relative: list[Milestone] = []
     for milestone in milestones:
         if milestone.kind == Milestone.Kind.RELATIVE:
             relative.append(milestone)
             continue
-        upcoming = milestone.occurrences(start=today, count=UPCOMING_OCCURRENCES)
-        dated.append(
-            TimelineEntry(
-                milestone=milestone,
-                next_date=upcoming[0] if upcoming else None,
-                upcoming=upcoming,
-                is_past=not upcoming,
-                today=today,
-            )
-        )
-    dated.sort(key=lambda e: (e.milestone.date, e.milestone.key))
-    deadlines = [e for e in dated if e.next_date is not None and not e.milestone.indicative]
+        entry = timeline_entry(milestone=milestone, today=today)
+        (past if entry.is_past else upcoming).append(entry)
+    past.sort(key=lambda e: (e.when, e.milestone.key))
+    upcoming.sort(key=lambda e: (e.when, e.milestone.key))
+    deadlines = [e for e in upcoming if not e.milestone.indicative]
     next_day = min((e.next_date for e in deadlines), default=None)
     next_entries = [e for e in deadlines if e.next_date == next_day]
-    return Timeline(dated=dated, relative=relative, next_entries=next_entries)
+    return Timeline(past=past, upcoming=upcoming, relative=relative, next_entries=next_entries)

@@ -24,7 +24,8 @@ from tracker.catalogue.packs import AmendmentSpec
 
 M2M_FIELDS = ("roles", "scopes")
 # A change to one of these is announced to the followers (and shown in the public change
-# log); an edit of notes, confidence or verified_on stays in the admin history only.
+# log); an edit of the explainer, the editors' note, confidence or verified_on stays in the
+# admin history only.
 ANNOUNCED_FIELDS = (
     "title",
     "kind",
@@ -42,6 +43,8 @@ ANNOUNCED_FIELDS = (
     "roles",
     "scopes",
 )
+# Never written into a change (the change log, the API and the feed are public).
+PRIVATE_FIELDS = ("editor_note",)
 EDITABLE_FIELDS = tuple(
     f.name
     for f in Milestone._meta.concrete_fields
@@ -123,7 +126,7 @@ def _announce(
     changes = {
         name: [before.get(name), after.get(name)]
         for name in after
-        if before.get(name) != after.get(name)
+        if before.get(name) != after.get(name) and name not in PRIVATE_FIELDS
     }
     change = MilestoneChange.objects.create(
         milestone=milestone,

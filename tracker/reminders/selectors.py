@@ -9,7 +9,14 @@ from itertools import groupby
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from tracker.catalogue.models import LIVE_STATUSES, Milestone, Regulation
+from tracker.catalogue.models import (
+    ALL_SYSTEMS_SCOPE,
+    EVERY_OPERATOR_ROLE,
+    LIVE_STATUSES,
+    Milestone,
+    Regulation,
+)
+from tracker.catalogue.selectors import milestones_of_roles, milestones_of_scopes
 from tracker.reminders.models import DIGEST_WEEKDAY, Subscription
 
 # Statuses whose dates subscribers are reminded of; superseded or withdrawn dates are not.
@@ -25,9 +32,9 @@ def subscription_milestones(*, subscription: Subscription) -> QuerySet[Milestone
         role_ids = [r.pk for r in subscription.roles.all()]
         scope_ids = [s.pk for s in subscription.scopes.all()]
         if role_ids:
-            followed = followed.filter(roles__in=role_ids)
+            followed = milestones_of_roles(followed, role_ids)
         if scope_ids:
-            followed = followed.filter(scopes__in=scope_ids)
+            followed = milestones_of_scopes(followed, scope_ids)
         if subscription.categories:
             followed = followed.filter(category__in=subscription.categories)
         wanted |= Q(pk__in=followed.order_by().values("pk"))
@@ -49,13 +56,19 @@ def milestone_followers(*, milestone: Milestone) -> Iterator[Subscription]:
     )
     any_role = Subscription.roles.through.objects.filter(subscription_id=OuterRef("pk"))
     any_scope = Subscription.scopes.through.objects.filter(subscription_id=OuterRef("pk"))
-    role_ids = [r.pk for r in milestone.roles.all()]
-    scope_ids = [s.pk for s in milestone.scopes.all()]
-    by_filter = (
-        Q(regulation_id=milestone.regulation_id)
-        & (~Exists(any_role) | Exists(any_role.filter(role_id__in=role_ids)))
-        & (~Exists(any_scope) | Exists(any_scope.filter(scope_id__in=scope_ids)))
+    roles, scopes = list(milestone.roles.all()), list(milestone.scopes.all())
+    # A milestone for every operator (or every AI system) matches any role (scope) filter
+    by_role = (
+        Q()
+        if any(r.key == EVERY_OPERATOR_ROLE for r in roles)
+        else (~Exists(any_role) | Exists(any_role.filter(role_id__in=[r.pk for r in roles])))
     )
+    by_scope = (
+        Q()
+        if any(s.key == ALL_SYSTEMS_SCOPE for s in scopes)
+        else (~Exists(any_scope) | Exists(any_scope.filter(scope_id__in=[s.pk for s in scopes])))
+    )
+    by_filter = Q(regulation_id=milestone.regulation_id) & by_role & by_scope
     candidates = (
         Subscription.objects.filter(status=Subscription.Status.ACTIVE)
         .annotate(chosen=Exists(chosen))

@@ -1,6 +1,7 @@
 import django_filters
 from django import forms
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 
 from tracker.catalogue import filters
@@ -11,7 +12,7 @@ from tracker.catalogue.selectors import (
 )
 from tracker.web.selectors import milestone_duties, milestone_page_queryset
 
-TIMELINE_FILTERS = ("regulation", "role", "scope", "category")
+TIMELINE_FILTERS = ("q", "regulation", "role", "scope", "category")
 YEAR_MIN, YEAR_MAX = 1, 9999  # what a date can hold: outside, the year lookup cannot be built
 
 
@@ -31,14 +32,28 @@ class MilestoneFilter(filters.MilestoneFilter):
     )  # fmt: skip
 
 
+def _timeline_url(params, **changes) -> str:
+    """The timeline's address with these parameters, some changed (None drops one)."""
+    query = params.copy()
+    for name, value in changes.items():
+        query.pop(name, None)
+        if value is not None:
+            query[name] = value
+    encoded = query.urlencode()
+    return reverse("web:timeline") + (f"?{encoded}" if encoded else "")
+
+
 def timeline(request):
-    """The public timeline: every milestone of a regulation in date order, filterable."""
+    """The public timeline: what is coming first (the past one click away), searchable and
+    filterable; `?past=1` unfolds the past."""
     params = request.GET.copy()
     if "regulation" not in params and (default := regulation_default()):
         params["regulation"] = default.key
     filterset = MilestoneFilter(params, queryset=milestone_queryset())
     valid = filterset.is_valid()
     today = timezone.localdate()
+    show_past = params.get("past") == "1"
+    data = filterset.form.cleaned_data if valid else {}
     context = {
         "filter_fields": [filterset.form[name] for name in TIMELINE_FILTERS],
         # Filters a link may carry (year, status, kind, amended) but the form does not show.
@@ -48,9 +63,17 @@ def timeline(request):
             if name not in TIMELINE_FILTERS
             for error in errors
         ],
-        "regulation": filterset.form.cleaned_data.get("regulation") if valid else None,
+        "regulation": data.get("regulation"),
+        "role": data.get("role"),
+        "scope": data.get("scope"),
+        "search": data.get("q") or "",
         "timeline": timeline_build(milestones=filterset.qs, today=today) if valid else None,
-        "filtered": any(params.get(name) for name in TIMELINE_FILTERS[1:]),
+        "filtered": any(params.get(name) for name in TIMELINE_FILTERS if name != "regulation"),
+        "filters_active": any(params.get(name) for name in ("role", "scope", "category")),
+        "clear_search_url": _timeline_url(params, q=None, past=None),
+        "show_past": show_past,
+        "past_url": _timeline_url(params, past="1") + "#past",
+        "hide_past_url": _timeline_url(params, past=None),
         "today": today,
     }
     return render(request, "web/timeline.html", context, status=200 if valid else 400)
@@ -68,6 +91,7 @@ def milestone_detail(request, key):
         "upcoming": upcoming,
         "days_left": (upcoming[0] - today).days if upcoming else None,
         "is_past": milestone.date is not None and not upcoming,
+        "last_date": milestone.previous_date(today),
         "today": today,
     }
     return render(request, "web/milestone_detail.html", context)

@@ -30,6 +30,37 @@ def countdown(days: int | None) -> str:
     return f"in {days:,} days"
 
 
+_PERIODS = {1: "monthly", 12: "yearly"}
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 9: "nine", 10: "ten"}
+
+
+@register.filter
+def period_words(every_months: int | None) -> str:
+    """'yearly', 'every two years', 'every six months': a recurring milestone's period."""
+    if not every_months:
+        return ""
+    if every_months in _PERIODS:
+        return _PERIODS[every_months]
+    years, months = divmod(every_months, 12)
+    n, unit = (years, "years") if not months else (every_months, "months")
+    return f"every {_NUMBERS.get(n, n)} {unit}"
+
+
+@register.filter
+def recurrence_words(milestone: Milestone, today: dt.date | None = None) -> str:
+    """'yearly since 2025', 'every four years from 2028', 'yearly from 2025 to 2027': how a
+    recurring milestone recurs, from its first date, its period and its last occurrence."""
+    if milestone.kind != Milestone.Kind.RECURRING or milestone.date is None:
+        return ""
+    period, first = period_words(milestone.every_months), milestone.date.year
+    today = today or dt.date.today()
+    if milestone.until and milestone.until < today:
+        return f"{period} from {first} to {milestone.until.year}"
+    since = "since" if milestone.date <= today else "from"
+    until = f", until {precise_date(milestone.until)}" if milestone.until else ""
+    return f"{period} {since} {first}{until}"
+
+
 # How the change log names a milestone's fields, in the order the page shows them.
 FIELD_LABELS = {
     "regulation": "regulation",
@@ -54,7 +85,7 @@ FIELD_LABELS = {
     "source_url": "source",
     "source_title": "source title",
     "verified_on": "verification date",
-    "notes": "notes",
+    "explainer": "what this means",
     "roles": "who it concerns",
     "scopes": "risk scope",
 }
