@@ -56,9 +56,9 @@ SMOKE = {"followers": [10, 500], "organisations": [1, 20], "runs": 3}
 INSERT_SUBSCRIPTIONS = """
     INSERT INTO reminders_subscription
         (email, status, language, timezone, send_hour, lead_days, categories, move_notices,
-         problem, created_at, confirmed_at, regulation_id, targets, manage_url)
+         weekly_digest, problem, created_at, confirmed_at, regulation_id, targets, manage_url)
     SELECT %(prefix)s || '-follower' || n || '@example.org', 'active', 'en', 'Europe/Brussels',
-           9, %(lead_days)s::jsonb, '[]'::jsonb, true, '', now(), now(), %(regulation)s,
+           9, %(lead_days)s::jsonb, '[]'::jsonb, true, false, '', now(), now(), %(regulation)s,
            '{}'::jsonb, ''
     FROM generate_series(1, %(followers)s) AS n
 """

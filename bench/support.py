@@ -31,10 +31,15 @@ def _admin_execute(sql: str) -> None:
 
 
 @contextmanager
-def scratch_database(name: str) -> Iterator[str]:
-    """Create `jalon_bench_<name>_<pid>`, yield its URL, drop it afterwards."""
+def scratch_database(name: str, *, template: str | None = None) -> Iterator[str]:
+    """Create `jalon_bench_<name>_<pid>`, yield its URL, drop it afterwards.
+
+    `template`: the URL of another scratch database to copy (migrated already, and with no
+    session open on it), so that several databases need one migration.
+    """
     database = f"jalon_bench_{name}_{os.getpid()}"
-    _admin_execute(f'CREATE DATABASE "{database}"')
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+    _admin_execute(f'CREATE DATABASE "{database}"{copy}')
     try:
         yield f"{PG_SERVER}/{database}"
     finally:
@@ -106,4 +111,25 @@ def milestone_create(*, date, suffix: str = ""):
         legal_basis="Art. 113",
         source_url="https://example.org",
         verified_on=dt.date(2026, 1, 1),
+    )
+
+
+def copy_rows_sql(model, *, overrides: dict[str, str], source: str) -> str:
+    """INSERT INTO the model's table every column of `p` (a prototype row), some replaced.
+
+    A benchmark that builds rows in bulk copies a prototype made through the ORM, so a
+    column that a later migration adds gets the model's value and the script does not rot
+    (a hand-written column list broke when `move_notices` and `weekly_digest` came).
+
+    `source` is the FROM clause naming the prototype `p` (and whatever the overrides use).
+    Only column names from the model and the caller's fixed SQL are interpolated.
+    """
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    values = [overrides.get(column, f"p.{quote(column)}") for column in columns]
+    return (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM {source}"
     )

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
+import secrets
+from collections.abc import Hashable
 
 from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template, render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import translation
+from django.utils.html import escape
 
 from tracker.outbox import services as outbox
 from tracker.outbox.models import Message
@@ -29,12 +34,33 @@ def subscription_stream(subscription: Subscription) -> str:
     return f"subscription:{subscription.pk}"
 
 
+# What a signed token is made of (URL-safe base64, the signer's ":" and the "." of a
+# compressed payload): reverse() puts it into the path unchanged.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-:.]+")
+_TOKEN_STAND_IN = "jalonTOKEN0"  # noqa: S105 (a stand-in in a URL, not a secret)
+
+
+@functools.lru_cache(maxsize=32)
+def _link_around(name: str, script_prefix: str, site_url: str) -> tuple[str, str]:
+    """The absolute link of `name` before and after its token, reversed once per process."""
+    url = site_url + reverse(f"reminders:{name}", kwargs={"token": _TOKEN_STAND_IN})
+    before, _, after = url.partition(_TOKEN_STAND_IN)
+    return before, after
+
+
+def token_link(name: str, token: str) -> str:
+    """settings.SITE_URL + reverse(name, token), without resolving the pattern every time."""
+    if not _TOKEN_CHARS.fullmatch(token):
+        return settings.SITE_URL + reverse(f"reminders:{name}", kwargs={"token": token})
+    before, after = _link_around(name, get_script_prefix(), settings.SITE_URL)
+    return before + token + after
+
+
 def subscription_links(subscription: Subscription) -> dict[str, str]:
     """Absolute, signed manage and unsubscribe links for the footer of every email."""
 
     def link(name: str, purpose: str) -> str:
-        token = subscription_token(subscription=subscription, purpose=purpose)
-        return settings.SITE_URL + reverse(f"reminders:{name}", kwargs={"token": token})
+        return token_link(name, subscription_token(subscription=subscription, purpose=purpose))
 
     return {
         # Personal reminders are managed where the person set them up (their workspace).
@@ -71,13 +97,48 @@ def render_email(kind: str, language: str, context: dict) -> tuple[str, str, str
     return subject_line(subject), text, html
 
 
+# Stand-ins for the two links while an email is rendered for several subscribers at once:
+# random per process, so no milestone title can contain them.
+_MARK = secrets.token_hex(8)
+LINK_MARKS = {"manage_url": f"jalon-manage-{_MARK}", "unsubscribe_url": f"jalon-unsub-{_MARK}"}
+
+
+def _rendered(
+    kind: str, subscription: Subscription, context: dict, links: dict[str, str],
+    shared: dict | None, share_key: Hashable | None,
+) -> tuple[str, str, str]:  # fmt: skip
+    """Subject, text and HTML; rendered once per batch for subscribers who would read the same.
+
+    With `shared` (a dict the caller keeps for one batch) and `share_key` (what the caller's
+    context says, apart from the subscription and its links), the templates are rendered once
+    per kind, language, workspace-or-public footer and `share_key`, with stand-ins for the
+    links, and each subscriber's links are filled in (escaped in the HTML, as autoescape
+    would). tests/test_delivery_batches.py checks that this equals rendering each one.
+    """
+    if shared is None or share_key is None:
+        return render_email(kind, subscription.language, {**context, **links})
+    key = (kind, subscription.language, bool(subscription.owner_key), share_key)
+    if key not in shared:
+        shared[key] = render_email(kind, subscription.language, {**context, **LINK_MARKS})
+    subject, text, html = shared[key]
+    for name, mark in LINK_MARKS.items():
+        subject = subject.replace(mark, links[name])
+        text = text.replace(mark, links[name])
+        html = html.replace(mark, escape(links[name]))
+    return subject, text, html
+
+
 def subscriber_message(
-    kind: str, *, subscription: Subscription, context: dict, now: dt.datetime, list_headers=True
-) -> Message:
+    kind: str, *, subscription: Subscription, context: dict, now: dt.datetime, list_headers=True,
+    shared: dict | None = None, share_key: Hashable | None = None,
+) -> Message:  # fmt: skip
     """An unsaved outbox message to a subscriber: rendered in their language, with the manage
-    and unsubscribe links (and, unless `list_headers` is off, the RFC 8058 headers)."""
+    and unsubscribe links (and, unless `list_headers` is off, the RFC 8058 headers).
+
+    `shared` and `share_key`: see `_rendered` (a batch renders each distinct email once).
+    """
     links = subscription_links(subscription)
-    subject, text, html = render_email(kind, subscription.language, {**context, **links})
+    subject, text, html = _rendered(kind, subscription, context, links, shared, share_key)
     return outbox.message(
         to=subscription.email, kind=kind, subject=subject, text=text, html=html,
         stream=subscription_stream(subscription), at=now,

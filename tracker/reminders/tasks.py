@@ -15,22 +15,31 @@ from tracker.reminders.subscriptions import subscriptions_expire
 log = logging.getLogger(__name__)
 
 SWEEP_BUDGET_SECONDS = 50  # stay under the beat interval
+# Sweeps that may run at once when more is due than one batch: the beat's, and this many it
+# asks for. The worker has 2 processes (Procfile): rendering is the sweep's cost, so a second
+# sweeper renders while the first does, and the two share the sending.
+SWEEP_HELPERS = 1
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def reminders_sweep_task() -> dict:
+def reminders_sweep_task(helpers: int = SWEEP_HELPERS) -> dict:
     """Every minute: recover stalled sends, turn due reminders and weekly digests into
     messages, dispatch.
 
     Sweeps batch after batch, each committed and dispatched at once so that workers send
     while the next batch is rendered, until nothing more is due or the time budget is spent;
-    the next beat tick goes on from there.
+    the next beat tick goes on from there. When the first batch is full, it puts `helpers`
+    more sweeps on the broker (which ask for none): overlapping sweeps are safe (each skips
+    the rows another has locked), so the rendering spreads over the worker's processes.
     """
     started = time.monotonic()
     totals = {"recovered": 0, "skipped": 0, "dispatched": 0}
     while True:
         now = timezone.now()
         report = reminders_sweep(now=now)  # committed on return
+        if report.full and helpers:
+            sweep_help(helpers)
+            helpers = 0
         digests_sweep(now=now)  # weekly digests due now (planned by the daily walk)
         ready = messages_ready(now=now)
         messages_dispatch(ready)
@@ -39,6 +48,16 @@ def reminders_sweep_task() -> dict:
         totals["dispatched"] += len(ready)
         if not report.full or time.monotonic() - started > SWEEP_BUDGET_SECONDS:
             return totals
+
+
+def sweep_help(count: int) -> None:
+    """Ask for `count` more sweeps now; if the broker is down, the next beat tick sweeps on."""
+    for _ in range(count):
+        try:
+            reminders_sweep_task.apply_async(kwargs={"helpers": 0}, retry=False)
+        except Exception:  # broker unreachable: the rows wait, nothing is lost
+            log.warning("broker unavailable; no helper sweep", exc_info=True)
+            return
 
 
 @shared_task(acks_late=True, ignore_result=True)
