@@ -1,4 +1,4 @@
-"""Run the reminder-engine benchmarks one after the other and print what they print.
+"""Run the benchmarks one after the other and print what they print.
 
 `make bench` calls this. Each benchmark runs in its own process (each sets Django up on its
 own scratch database) with its default sizes, or with `--smoke` with the small sizes CI runs
@@ -9,6 +9,7 @@ in a few seconds (a benchmark that breaks fails CI); run them directly for other
     .venv/bin/python bench/delivery.py --messages 2000
     .venv/bin/python bench/sweep.py --sizes 1000,10000,100000
     .venv/bin/python bench/amend.py --runs 50
+    .venv/bin/python bench/web.py --rounds 9
 
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see bench/README.md).
 """
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["delivery.py", "sweep.py", "amend.py"]
+SCRIPTS = ["delivery.py", "sweep.py", "amend.py", "web.py"]
 
 
 def _services_missing() -> list[str]:

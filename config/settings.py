@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Public pages per catalogue version: 304s and shared bodies (tracker/web/caching.py).
+    "tracker.web.caching.PublicPageMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -259,9 +261,29 @@ EVIDENCE_TYPES = env.list(
 )  # fmt: skip
 
 # The database cache keeps throttling shared between processes and working while Redis is down.
+# "pages" keeps rendered public pages in each process's memory, keyed by catalogue version
+# (tracker/web/caching.py): a hit costs no query beyond the version's; a new version is a new key.
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "jalon_cache"}
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "jalon_cache",
+    },
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "jalon-pages",
+        "TIMEOUT": 24 * 3600,  # keys hold the date: older ones are never asked for again
+        "OPTIONS": {
+            "MAX_ENTRIES": env.int("PAGE_CACHE_ENTRIES", 300, validate=validate.Range(min=1))
+        },
+    },
 }
+# How long (seconds) a web process may reuse the catalogue stamp it last read for public pages
+# instead of reading it for every request (tracker/web/caching.py). 0: every request reads it,
+# so an editor's change shows on the very next request.
+PUBLIC_PAGE_STAMP_SECONDS = env.float(
+    "PUBLIC_PAGE_STAMP_SECONDS", 0.0, validate=validate.Range(min=0, max=60),
+    expected="a number of seconds from 0 to 60",
+)  # fmt: skip
 
 # Email: SMTP when EMAIL_HOST is set, otherwise one .eml file per message under var/mail/
 # (tracker/outbox/mail_backends.py; Django's file backend puts a whole connection in one file).

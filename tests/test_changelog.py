@@ -440,8 +440,9 @@ def test_the_milestone_page_runs_a_fixed_number_of_queries_whatever_its_log(
         MilestoneChange(milestone=milestone, kind="details", origin="admin") for _ in range(size)
     )
 
-    # milestone with its regulation, roles, scopes, amendments, changes, duties
-    with django_assert_num_queries(6):
+    # the catalogue stamp (a public page); milestone with its regulation, roles, scopes,
+    # amendments, changes, duties
+    with django_assert_num_queries(7):
         response = client.get(milestone.get_absolute_url())
 
     assert response.content.decode().count('<li class="item" id="change-') == size
@@ -456,8 +457,9 @@ def test_the_api_milestone_runs_a_fixed_number_of_queries_whatever_its_log(
         MilestoneChange(milestone=milestone, kind="details", origin="admin") for _ in range(size)
     )
 
-    # milestone with its regulation, roles, scopes, amendments, changes
-    with django_assert_num_queries(5):
+    # the catalogue stamp (a public page); milestone with its regulation, roles, scopes,
+    # amendments, changes
+    with django_assert_num_queries(6):
         response = client.get(f"/api/v1/milestones/{milestone.key}/")
 
     assert len(response.json()["changes"]) == size
@@ -469,8 +471,9 @@ def test_the_milestones_list_runs_a_fixed_number_of_queries_whatever_the_logs(
 ):
     _changes_of(size)
 
-    # count, milestones with regulation, roles, scopes, amendments, changes
-    with django_assert_num_queries(6):
+    # the catalogue stamp (a public page); count, milestones with regulation, roles, scopes,
+    # amendments, changes
+    with django_assert_num_queries(7):
         response = client.get("/api/v1/milestones/")
 
     assert sum(len(m["changes"]) for m in response.json()["results"]) == size
@@ -480,10 +483,11 @@ def test_the_milestones_list_runs_a_fixed_number_of_queries_whatever_the_logs(
 @pytest.mark.parametrize(
     ("query", "queries"),
     [
-        # count, changes with milestone and regulation
-        ("", 2),
+        # the catalogue stamp (a public page, as in every case below); count, changes with
+        # milestone and regulation
+        ("", 3),
         # the regulation and milestone lookups, count, changes
-        ("&regulation=eu-ai-act&milestone=bulk-3&since=2026-11-01T00:00:00Z", 4),
+        ("&regulation=eu-ai-act&milestone=bulk-3&since=2026-11-01T00:00:00Z", 5),
     ],
 )
 def test_the_changes_endpoint_runs_a_fixed_number_of_queries(
@@ -502,10 +506,11 @@ def test_the_changes_endpoint_runs_a_fixed_number_of_queries(
 @pytest.mark.parametrize(
     ("query", "queries"),
     [
-        # role names, scope names, changes with milestone and regulation
-        ("", 3),
+        # the catalogue stamp (a public page, as in every case below); role names, scope
+        # names, changes with milestone and regulation
+        ("", 4),
         # the regulation, role names, scope names, changes
-        ("?regulation=eu-ai-act", 4),
+        ("?regulation=eu-ai-act", 5),
     ],
 )
 def test_the_feed_runs_a_fixed_number_of_queries_and_keeps_the_latest_hundred(

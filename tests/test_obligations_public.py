@@ -110,16 +110,17 @@ def test_the_real_high_risk_page_shows_every_duty_and_none_of_the_notes(client, 
 def test_the_milestone_page_runs_the_same_queries_for_two_duties_and_for_thirty(
     client, small_duties, django_assert_num_queries
 ):
-    # Milestone and regulation, roles, scopes, amendments, change log, duties, role names.
-    with django_assert_num_queries(7):
+    # The catalogue stamp (a public page); milestone and regulation, roles, scopes, amendments,
+    # change log, duties, role names.
+    with django_assert_num_queries(8):
         assert client.get(HIGH_RISK_PAGE).status_code == 200
     # No duties: no role names to read.
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert client.get("/milestones/test-review/").status_code == 200
 
     _add_duties(28)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         page = client.get(HIGH_RISK_PAGE)
     body = _text(page)
     assert body.count('<li class="item" id="duty-') == 30

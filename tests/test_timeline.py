@@ -229,9 +229,10 @@ def _catalogue_of(size: int) -> None:
 def test_the_timeline_runs_a_fixed_number_of_queries(client, django_assert_num_queries, size):
     _catalogue_of(size)
 
-    # default regulation; regulation and role lookups; milestones, roles, scopes, amendments;
-    # the three select options (regulations, roles, scopes)
-    with django_assert_num_queries(10):
+    # the catalogue stamp (a public page); default regulation; regulation and role lookups;
+    # milestones, roles, scopes, amendments; the three select options (regulations, roles,
+    # scopes)
+    with django_assert_num_queries(11):
         response = client.get("/?role=provider")
 
     assert len(response.context["timeline"].dated) == size
@@ -242,8 +243,9 @@ def test_the_milestone_page_runs_a_fixed_number_of_queries(client, django_assert
     _catalogue_of(size)
     url = reverse("web:milestone", kwargs={"key": Milestone.objects.last().key})
 
-    # milestone with its regulation, roles, scopes, amendments, changes, duties
-    with django_assert_num_queries(6):
+    # the catalogue stamp (a public page); milestone with its regulation, roles, scopes,
+    # amendments, changes, duties
+    with django_assert_num_queries(7):
         client.get(url)
 
 

@@ -26,7 +26,16 @@ from tracker.reminders.throttles import SubscribeThrottle
 ACCEPTED = "If the address can receive email, a confirmation link is on its way."
 
 
-class MilestoneViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+class PublicCatalogue:
+    """A read-only catalogue endpoint: one answer for everyone, so it authenticates no one (no
+    session is read) and PublicPageMiddleware (tracker/web/caching.py, found by this marker: the
+    API does not import the web app) answers it per catalogue version, with 304s."""
+
+    public_page = True
+    authentication_classes: list = []
+
+
+class MilestoneViewSet(ApiView, PublicCatalogue, viewsets.ReadOnlyModelViewSet):
     """The catalogue's milestones, dated ones first in date order, each with its change log;
     filter by role, scope..."""
 
@@ -45,7 +54,7 @@ class MilestoneViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         ]
     )
 )
-class ChangeViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+class ChangeViewSet(ApiView, PublicCatalogue, viewsets.ReadOnlyModelViewSet):
     """Every recorded change of the catalogue, newest first; filter by regulation, milestone
     and `since` (recorded at or after an ISO 8601 date and time)."""
 
@@ -54,7 +63,7 @@ class ChangeViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     filterset_class = ChangeFilter
 
 
-class RegulationViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+class RegulationViewSet(ApiView, PublicCatalogue, viewsets.ReadOnlyModelViewSet):
     """The regulations and policy agendas in the catalogue."""
 
     queryset = Regulation.objects.all()

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.db.models import CharField, F, Func, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from tracker.catalogue.models import (
     ALL_SYSTEMS_SCOPE,
@@ -13,6 +19,8 @@ from tracker.catalogue.models import (
     Amendment,
     Milestone,
     MilestoneChange,
+    Obligation,
+    PackRecord,
     Regulation,
     Role,
     Scope,
@@ -171,3 +179,91 @@ def timeline_build(*, milestones: QuerySet[Milestone], today: dt.date) -> Timeli
     next_day = min((e.next_date for e in deadlines), default=None)
     next_entries = [e for e in deadlines if e.next_date == next_day]
     return Timeline(past=past, upcoming=upcoming, relative=relative, next_entries=next_entries)
+
+
+@dataclass(frozen=True)
+class CatalogueStamp:
+    """What the public pages were built from: `version` changes with every write that can
+    change what they show; `last_modified` is when the catalogue last changed (None: empty)."""
+
+    version: str
+    last_modified: dt.datetime | None
+
+
+def _latest(model, *, order: str, time: str | None = None) -> QuerySet:
+    """The latest row's `order` value (an increasing id), and with `time` its time too, as
+    "<id> <time>": one value per subquery, so each costs one index lookup."""
+    value = Concat(order, Value(" "), time, output_field=CharField()) if time else F(order)
+    return model.objects.order_by(f"-{order}").values(value=value)[:1]
+
+
+def _count(model) -> QuerySet:
+    # A Func, not Count(): Django would group an aggregate in values() by every column.
+    return model.objects.order_by().values(value=Func("pk", function="COUNT"))
+
+
+def _stamp_parts() -> dict[str, QuerySet]:
+    """Each part of the stamp as a one-value query.
+
+    Every catalogue row a page shows is written through the ORM's save() or delete() (the
+    catalogue has no bulk write; a data migration changes the code, which the page cache keys
+    on too), and each save adds a row to the model's history (django-simple-history; a
+    milestone's roles and scopes too): the latest history id of each model is its version.
+    Roles and scopes keep no history: a pack load records them (PackRecord.loaded_at), an
+    admin edit logs an entry, and their counts catch the rest of a creation or deletion.
+    """
+    parts = {
+        "change": _latest(MilestoneChange, order="id"),
+        "admin": _latest(LogEntry, order="id", time="action_time"),
+        "pack": PackRecord.objects.order_by("-loaded_at").values(value=F("loaded_at"))[:1],
+        "roles": _count(Role),
+        "scopes": _count(Scope),
+    }
+    for model in (Regulation, Milestone, Amendment, Obligation):
+        parts[model._meta.model_name] = _latest(
+            model.history.model, order="history_id", time="history_date"
+        )
+    return parts
+
+
+def _as_datetime(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A time read back through a bare cursor or a text value (SQLite stores text)."""
+    when = value if value is None or isinstance(value, dt.datetime) else parse_datetime(value)
+    if when is not None and timezone.is_naive(when):
+        when = timezone.make_aware(when, dt.UTC)
+    return when
+
+
+@functools.cache
+def _stamp_sql() -> tuple[str, tuple, list[str]]:
+    """The stamp's SELECT, compiled once per process (compiling costs more than running it)."""
+    parts = _stamp_parts()
+    sqls, params = [], []
+    for queryset in parts.values():
+        sql, sql_params = queryset.query.get_compiler(using=queryset.db).as_sql()
+        sqls.append(f"({sql})")
+        params.extend(sql_params)
+    return "SELECT " + ", ".join(sqls), tuple(params), list(parts)
+
+
+def catalogue_stamp() -> CatalogueStamp:
+    """The catalogue's stamp, in one query: what a cached public page is keyed on.
+
+    One SELECT of scalar subqueries, each an index lookup or a count of a tiny table, so that
+    a cached page costs this query and nothing else. Its time is the latest of the times of
+    change it reads (the history rows', the admin's log, the last pack load).
+    """
+    sql, params, names = _stamp_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    times = []
+    for name, value in zip(names, row, strict=True):
+        if name == "pack":
+            times.append(_as_datetime(value))
+        elif isinstance(value, str) and " " in value:  # "<id> <time>"
+            times.append(_as_datetime(value.split(" ", 1)[1]))
+    return CatalogueStamp(
+        version="|".join(f"{name}={value}" for name, value in zip(names, row, strict=True)),
+        last_modified=max((when for when in times if when is not None), default=None),
+    )

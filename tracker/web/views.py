@@ -10,6 +10,7 @@ from tracker.catalogue.selectors import (
     regulation_default,
     timeline_build,
 )
+from tracker.web.caching import public_page
 from tracker.web.selectors import milestone_duties, milestone_page_queryset
 
 TIMELINE_FILTERS = ("q", "regulation", "role", "scope", "category")
@@ -43,6 +44,7 @@ def _timeline_url(params, **changes) -> str:
     return reverse("web:timeline") + (f"?{encoded}" if encoded else "")
 
 
+@public_page
 def timeline(request):
     """The public timeline: what is coming first (the past one click away), searchable and
     filterable; `?past=1` unfolds the past."""
@@ -79,6 +81,7 @@ def timeline(request):
     return render(request, "web/timeline.html", context, status=200 if valid else 400)
 
 
+@public_page
 def milestone_detail(request, key):
     """One milestone's permalink page: dates, amendments, legal basis, source, the duties it
     brings and its change log."""
