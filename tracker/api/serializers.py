@@ -17,10 +17,8 @@ from tracker.catalogue.selectors import UPCOMING_OCCURRENCES
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
 from tracker.reminders.validation import (
-    local_today,
+    choice_errors,
     parse_lead_days,
-    validate_digest_choice,
-    validate_future_milestones,
     validate_list_length,
     validate_timezone,
 )
@@ -237,19 +235,7 @@ class SubscriptionRequestSerializer(serializers.Serializer):
         return _django_to_drf(validate_timezone, value)
 
     def validate(self, data):
-        errors = {}
-        try:
-            validate_future_milestones(
-                data.get("milestones", []), today=local_today(data.get("timezone"))
-            )
-        except DjangoValidationError as exc:
-            errors["milestones"] = exc.messages
-        try:
-            validate_digest_choice(
-                weekly_digest=data.get("weekly_digest", False), lead_days=data.get("lead_days")
-            )
-        except DjangoValidationError as exc:
-            errors["weekly_digest"] = exc.messages
+        errors = {field: error.messages for field, error in choice_errors(data).items()}
         if errors:
             raise serializers.ValidationError(errors)
         if not data.get("regulation") and not data.get("milestones"):

@@ -6,11 +6,9 @@ from tracker.catalogue.models import Milestone
 from tracker.outbox.admin import attention_sources
 from tracker.reminders.models import Digest, Reminder, Subscription
 from tracker.reminders.validation import (
-    local_today,
+    choice_errors,
     parse_lead_days,
     validate_address_free,
-    validate_digest_choice,
-    validate_future_milestones,
     validate_list_length,
     validate_timezone,
 )
@@ -53,25 +51,14 @@ class SubscriptionAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if "milestones" in data:
-            # Milestones it already follows stay; a past one cannot be added.
-            followed = (
-                self.instance.milestones.values_list("pk", flat=True) if self.instance.pk else []
-            )
-            try:
-                validate_future_milestones(
-                    data["milestones"], today=local_today(data.get("timezone")),
-                    keep=list(followed),
-                )  # fmt: skip
-            except forms.ValidationError as exc:
-                self.add_error("milestones", exc)
-        if "lead_days" in data:
-            try:
-                validate_digest_choice(
-                    weekly_digest=data.get("weekly_digest", False), lead_days=data["lead_days"]
-                )
-            except forms.ValidationError as exc:
-                self.add_error("weekly_digest", exc)
+        # Milestones it already follows stay; a past one cannot be added.
+        followed = (
+            list(self.instance.milestones.values_list("pk", flat=True))
+            if self.instance.pk and "milestones" in data
+            else []
+        )
+        for field, error in choice_errors(data, keep=followed).items():
+            self.add_error(field, error)
         return data
 
 

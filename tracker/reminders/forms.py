@@ -4,11 +4,9 @@ from tracker.catalogue.models import Milestone, Regulation, Role, Scope
 from tracker.reminders.models import DEFAULT_LEAD_DAYS, Language
 from tracker.reminders.subscriptions import Preferences
 from tracker.reminders.validation import (
-    local_today,
+    choice_errors,
     parse_lead_days,
     timezones,
-    validate_digest_choice,
-    validate_future_milestones,
     validate_list_length,
     validate_timezone,
 )
@@ -107,21 +105,8 @@ class PreferencesForm(ReminderTimingForm):
 
     def clean(self):
         data = super().clean()
-        if "milestones" in data:
-            try:
-                validate_future_milestones(
-                    data["milestones"], today=local_today(data.get("timezone")),
-                    keep=self.followed,
-                )  # fmt: skip
-            except forms.ValidationError as exc:
-                self.add_error("milestones", exc)
-        if "lead_days" in data:
-            try:
-                validate_digest_choice(
-                    weekly_digest=data.get("weekly_digest", False), lead_days=data["lead_days"]
-                )
-            except forms.ValidationError as exc:
-                self.add_error("weekly_digest", exc)
+        for field, error in choice_errors(data, keep=self.followed).items():
+            self.add_error(field, error)
         if (
             not data.get("regulation")
             and not data.get("milestones")

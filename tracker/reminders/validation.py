@@ -117,3 +117,25 @@ def validate_digest_choice(*, weekly_digest: bool, lead_days: list[int] | None) 
             f"A weekly digest needs a lead time of at least {DIGEST_MIN_LEAD_DAYS} days, "
             "or a deadline could fall between two digests."
         )
+
+
+def choice_errors(data: dict, *, keep: Iterable[int] = ()) -> dict[str, ValidationError]:
+    """The checks across fields that the subscribe and manage forms, the admin and the API all
+    make, by field: milestones with a date ahead (`keep`: those already followed) and a weekly
+    digest only with a lead time long enough. Fields `data` lacks (invalid) are not checked."""
+    errors = {}
+    if "milestones" in data:
+        try:
+            validate_future_milestones(
+                data["milestones"], today=local_today(data.get("timezone")), keep=keep
+            )
+        except ValidationError as exc:
+            errors["milestones"] = exc
+    if "lead_days" in data:
+        try:
+            validate_digest_choice(
+                weekly_digest=data.get("weekly_digest", False), lead_days=data["lead_days"]
+            )
+        except ValidationError as exc:
+            errors["weekly_digest"] = exc
+    return errors
