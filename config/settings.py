@@ -412,8 +412,12 @@ REST_FRAMEWORK = {
     # Throttles key on the client address: X-Forwarded-For is read only behind this many
     # trusted proxies (0: never, so a forged header cannot pose as another client).
     "NUM_PROXIES": env.int("TRUSTED_PROXIES", 0),
-    # Sessions only: no HTTP Basic, so the API is no way around the sign-in lockout.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Personal API tokens (Bearer or Token; random 256-bit secrets, failures throttled per
+    # address), then sessions. No HTTP Basic, so the API is no way around the sign-in lockout.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tracker.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.Pagination",

@@ -154,9 +154,10 @@ def test_the_api_refuses_basic_credentials(client, ada):
 
     response = client.get("/api/v1/organisations/", HTTP_AUTHORIZATION=f"Basic {token}")
 
-    assert response.status_code == 403
+    # not signed in: 401, and the challenge names API tokens (Bearer), never Basic
+    assert response.status_code == 401
     assert "Ada Co" not in response.content.decode()
-    assert "Basic" not in response.get("WWW-Authenticate", "")
+    assert response["WWW-Authenticate"].startswith("Bearer")
     # a session still works
     client.force_login(ada)
     assert client.get("/api/v1/organisations/").json()["results"][0]["name"] == "Ada Co"

@@ -70,6 +70,7 @@ OWN_WRITES = {
     ("workspace:my_reminders", "viewer"),  # their own reminder settings
     ("workspace:my_reminders", "editor"),
     ("workspace:member_remove", "editor"),  # the editor's own membership: leaving
+    ("workspace:tokens", "viewer"),  # their own read-only API token
 }
 # Routes where only an owner may write (an editor's POST must change nothing).
 OWNER_ONLY = {

@@ -5,6 +5,10 @@ over the URLconf). PostgreSQL refuses a NUL character in text, so one reaching a
 be a 500: a NUL in the path is a 404, in a query parameter or a request body a 400 naming
 where it is (`{"systems[0].name": ["NUL characters are not allowed in systems[0].name."]}`).
 
+A request made with a personal API token (tracker/api/authentication.py) reaches only the
+token's organisation: every queryset a view filters is narrowed to it, and a read-only token
+gets a 403 on any write.
+
 The schema lists, for each operation, the errors it can answer with and their bodies, so that
 clients (and schemathesis) can rely on them.
 """
@@ -17,8 +21,29 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import permissions, serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.settings import api_settings
+
+from tracker.workspace.models import ApiToken, Organisation
+
+READ_ONLY_TOKEN = "This token is read-only: make a read-and-write token to change anything."  # noqa: S105
+
+
+def request_token(request) -> ApiToken | None:
+    """The personal API token the request was authenticated with, if any."""
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiToken) else None
+
+
+def token_scope(queryset, token: ApiToken):
+    """The queryset narrowed to the token's organisation (organisations, and any model with an
+    `organisation`); other models (the public catalogue) as they are."""
+    model = queryset.model
+    if issubclass(model, Organisation):
+        return queryset.filter(pk=token.organisation_id)
+    if any(f.name == "organisation" for f in model._meta.fields):
+        return queryset.filter(organisation_id=token.organisation_id)
+    return queryset
 
 
 def has_nul(value: Any) -> bool:
@@ -76,7 +101,7 @@ VALIDATION_ERRORS = {
 
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: a message per field.",
-    "401": "Not signed in.",
+    "401": "Not signed in, or an API token that is unknown, revoked or expired.",
     "403": "Not signed in, no right to do this, or a missing CSRF token.",
     "404": "No such object, or not one of yours; an invalid page.",
     "429": "Too many requests from this client; `Retry-After` says when to try again.",
@@ -99,7 +124,9 @@ class ErrorsAutoSchema(AutoSchema):
             codes.append("403")
         if self._has_path_parameters() or self._is_list_view():
             codes.append("404")  # no such object; a list's invalid page
-        if getattr(view, "throttle_classes", None):
+        if getattr(view, "throttle_classes", None) or any(
+            getattr(auth, "throttles_failures", False) for auth in authenticators
+        ):  # a throttle, or an authenticator that throttles failed attempts (API tokens)
             codes.append("429")
         return codes
 
@@ -142,11 +169,19 @@ class ApiView:
         if has_nul(list(kwargs.values())):
             raise NotFound()
         super().initial(request, *args, **kwargs)
+        token = request_token(request)
+        if token is not None and token.read_only and request.method not in permissions.SAFE_METHODS:
+            raise PermissionDenied(READ_ONLY_TOKEN)
         errors = nul_errors(_plain(request.query_params))
         if request.method not in permissions.SAFE_METHODS:
             errors |= nul_errors(_plain(request.data))  # unreadable: a 400 (ParseError) here
         if errors:
             raise ValidationError(errors)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        token = request_token(self.request)
+        return queryset if token is None else token_scope(queryset, token)
 
 
 def _plain(data: Any) -> Any:

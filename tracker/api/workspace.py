@@ -6,9 +6,9 @@ from django.db.models import Prefetch
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 
-from tracker.api.base import ApiView
+from tracker.api.base import ApiView, request_token
 from tracker.workspace.models import AISystem, Evidence, Organisation, TrackedItem
 from tracker.workspace.selectors import (
     VIEWERS_READ_ONLY,
@@ -151,12 +151,17 @@ class ItemSerializer(serializers.ModelSerializer):
 
 
 class OrganisationScoped:
-    """Resolves the organisation from the URL for members only (404 otherwise)."""
+    """Resolves the organisation from the URL for members only (404 otherwise). A request
+    with an API token reaches only the token's organisation (404 elsewhere), with the role
+    its person has there; a read-only token writes nothing (tracker.api.base.ApiView)."""
 
     permission_classes = [permissions.IsAuthenticated]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        token = request_token(request)
+        if token is not None and token.organisation.slug != kwargs["slug"]:
+            raise NotFound()
         self.membership = membership_get(user=request.user, slug=kwargs["slug"])
         if request.method not in permissions.SAFE_METHODS and not self.membership.can_edit:
             raise PermissionDenied(VIEWERS_READ_ONLY)

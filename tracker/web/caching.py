@@ -146,7 +146,15 @@ def _validators(request: HttpRequest, *, api: bool) -> Validators:
     variant = request.headers.get("Accept", "") if api else ""
     key = hashlib.sha256(
         "\n".join(
-            [stamp.version, today.isoformat(), request.get_full_path(), variant, code_version()]
+            # the host too: pages link back to it (webcal:// links), and a site may have several
+            [
+                stamp.version,
+                today.isoformat(),
+                request.get_host(),
+                request.get_full_path(),
+                variant,
+                code_version(),
+            ]
         ).encode()
     ).hexdigest()[:40]
     start_of_today = timezone.make_aware(dt.datetime.combine(today, dt.time()))

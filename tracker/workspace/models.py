@@ -650,5 +650,7 @@ class OwnerReminders(models.Model):
         return f"Reminders for {self.user} in {self.organisation}"
 
 
-# Evidence lives in its own module (the models of one capability, kept apart).
+# Evidence and API tokens live in their own modules (the models of one capability, kept apart).
+from tracker.workspace.api_tokens import *  # noqa: E402, F403
+from tracker.workspace.calendar_feed import *  # noqa: E402, F403
 from tracker.workspace.evidence_models import *  # noqa: E402, F403

@@ -1,11 +1,13 @@
 from django.urls import path
 
 from tracker.workspace import (
+    calendar_urls,
     dashboard_urls,
     evidence_urls,
     import_views,
     incident_views,
     member_views,
+    token_urls,
     views,
 )
 
@@ -41,6 +43,8 @@ urlpatterns = [
     path("<slug:slug>/systems/<int:pk>/", views.systems, name="system"),
     path("<slug:slug>/items/<int:pk>/", views.item, name="item"),
     *evidence_urls.urlpatterns,
+    *token_urls.urlpatterns,
+    *calendar_urls.urlpatterns,
     path("<slug:slug>/incidents/", incident_views.incidents, name="incidents"),
     path("<slug:slug>/incidents/<int:pk>/", incident_views.incident_edit, name="incident_edit"),
     path(
