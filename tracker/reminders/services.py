@@ -225,7 +225,9 @@ def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepRepor
         messages.append(message)
         queued.append(live)
     outbox.send_many(messages, dispatch=False)  # the sweep task dispatches what is ready
-    _reminders_queue({r.pk: m.pk for m, group in zip(messages, queued, strict=True) for r in group})
+    _rows_queue(
+        Reminder, {r.pk: m.pk for m, group in zip(messages, queued, strict=True) for r in group}
+    )
     Reminder.objects.filter(pk__in=[r.pk for r in skipped]).update(status=Reminder.Status.SKIPPED)
     Reminder.objects.filter(pk__in=[r.pk for r in cancelled]).update(
         status=Reminder.Status.CANCELLED
@@ -235,15 +237,15 @@ def reminders_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> SweepRepor
     return report
 
 
-def _reminders_queue(message_of: dict[int, int]) -> None:
-    """Mark reminders queued, each with its message, in one UPDATE for the whole batch.
+def _rows_queue(model, message_of: dict[int, int]) -> None:
+    """Mark reminders (or digests) queued, each with its message, in one UPDATE for the batch.
 
     Written as SQL: Django's bulk_update builds the same CASE through expression objects,
     which cost more in Python (0.28 s per 500) than one small UPDATE per message.
     """
     if not message_of:
         return
-    table = connection.ops.quote_name(Reminder._meta.db_table)
+    table = connection.ops.quote_name(model._meta.db_table)
     cases = " ".join(["WHEN %s THEN %s"] * len(message_of))
     marks = ", ".join(["%s"] * len(message_of))
     # Only the quoted table name and placeholders are interpolated.
@@ -251,7 +253,7 @@ def _reminders_queue(message_of: dict[int, int]) -> None:
         f"UPDATE {table} SET status = %s, message_id = CASE id {cases} END "  # noqa: S608
         f"WHERE id IN ({marks})"
     )
-    params = [Reminder.Status.QUEUED]
+    params = [model.Status.QUEUED]
     for pair in message_of.items():
         params += pair
     params += list(message_of)
@@ -358,10 +360,10 @@ def digests_sweep(*, now: dt.datetime, batch: int = SWEEP_BATCH) -> list[int]:
         messages.append(message)
         queued.append(digest)
     stored = {m.dedupe_key: m for m in outbox.send_many(messages, dispatch=False)}
-    for digest, message in zip(queued, messages, strict=True):
-        Digest.objects.filter(pk=digest.pk).update(
-            status=Digest.Status.QUEUED, message=stored.get(message.dedupe_key)
-        )
+    _rows_queue(Digest, {
+        digest.pk: getattr(stored.get(message.dedupe_key), "pk", None)
+        for digest, message in zip(queued, messages, strict=True)
+    })  # fmt: skip
     for status, ids in outcome.items():
         if ids:
             Digest.objects.filter(pk__in=ids).update(status=status)
