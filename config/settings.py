@@ -98,6 +98,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Public pages per catalogue version (tracker/web/caching.py): a 304 or a cached page is
+    # answered here, before the session, CSRF, auth, messages and CSP middleware below.
+    "tracker.web.caching.PublicPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,8 +109,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    # Public pages per catalogue version: 304s and shared bodies (tracker/web/caching.py).
-    "tracker.web.caching.PublicPageMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -143,6 +144,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Django turns prepared statements off (psycopg's prepare_threshold None) for poolers that
+# cannot keep them. A threshold lets the one statement that asks be prepared: the catalogue's
+# stamp, read on every public page (tracker/catalogue/selectors.py); Django's own cursors bind
+# on the client and never prepare. DATABASE_PREPARED_STATEMENTS=false behind a pooler in
+# transaction mode.
+POSTGRESQL_OPTIONS = (
+    {"prepare_threshold": 5} if env.bool("DATABASE_PREPARED_STATEMENTS", True) else {}
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(POSTGRESQL_OPTIONS)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django-axes first: it refuses a locked-out account or client before any password is checked.

@@ -9,13 +9,16 @@ import os
 import dj_database_url
 
 from config.settings import *  # noqa: F403
-from config.settings import STORAGES
+from config.settings import POSTGRESQL_OPTIONS, STORAGES
 
 if os.environ.get("JALON_TEST_DB") == "postgres":
     DATABASES = {
-        "default": dj_database_url.parse(
-            os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jalon")
-        )
+        "default": {
+            **dj_database_url.parse(
+                os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/jalon")
+            ),
+            "OPTIONS": POSTGRESQL_OPTIONS,
+        }
     }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}

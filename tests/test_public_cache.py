@@ -401,3 +401,60 @@ def test_a_process_may_reuse_its_stamp_for_the_seconds_the_setting_allows(
 
     assert "6 May 2031" not in within
     assert "6 May 2031" in after
+
+
+# A hit answered above the rest of the middleware -----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hit_keeps_the_security_headers_the_rendered_page_had(client, monkeypatch):
+    """The page cache answers a hit before the session, CSRF, auth, messages and CSP
+    middleware run: the stored page carries the headers they set when it was rendered."""
+    milestone = _catalogue_of(10)
+    url = reverse("web:milestone", args=[milestone.key])
+    first = client.get(url)
+    calls = []
+    monkeypatch.setattr(
+        "csp.middleware.CSPMiddleware.process_response",
+        lambda self, request, response: calls.append(request) or response,
+    )
+
+    hit = client.get(url)
+
+    assert calls == []  # the CSP middleware did not run, its header came from the cache
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert hit[header] == first[header], header
+    assert "Set-Cookie" not in hit and "cookie" not in _vary(hit)
+
+
+@pytest.mark.django_db
+def test_other_requests_go_down_the_whole_stack(client, catalogue):
+    """A POST, a private page and an address no view answers are not the cache's business."""
+    assert "ETag" not in client.post(reverse("web:timeline"))
+    assert client.get("/no-such-page/").status_code == 404
+    private = client.get(reverse("login"))
+    assert private.status_code == 200
+    assert "public" not in private.get("Cache-Control", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stamp_is_a_prepared_statement_on_postgresql(on_postgres):
+    """Planning the stamp costs the server more than running it: on PostgreSQL it is
+    prepared once per connection, and still works with prepared statements turned off
+    (DATABASE_PREPARED_STATEMENTS=false, behind a pooler in transaction mode)."""
+    if not on_postgres:
+        pytest.skip("runs in the PostgreSQL pass (JALON_TEST_DB=postgres)")
+    from django.db import connection
+
+    first = catalogue_stamp()
+    assert catalogue_stamp() == first
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 1
+
+    raw = connection.connection
+    threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    try:
+        assert catalogue_stamp() == first
+    finally:
+        raw.prepare_threshold = threshold

@@ -517,6 +517,8 @@ class PackRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "key"], name="packrecord_one_per_row")
         ]
+        # The catalogue's stamp reads the latest load time on every public page.
+        indexes = [models.Index(fields=["loaded_at"], name="packrecord_loaded_idx")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} (from {self.pack})"

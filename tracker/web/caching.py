@@ -41,6 +41,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
@@ -208,33 +209,21 @@ def _read_private_state(request: HttpRequest, response: HttpResponse) -> bool:
 
 
 class PublicPageMiddleware:
-    """Answers GET and HEAD of public pages from the catalogue stamp (see the module)."""
+    """Answers GET and HEAD of public pages from the catalogue stamp (see the module).
+
+    It sits near the top of settings.MIDDLEWARE, right after WhiteNoise: a 304 or a cached
+    page goes back before the session, CSRF, authentication, messages and CSP middleware run
+    (the stored page keeps the headers they set when it was rendered), so that a hit costs
+    little more than a static file. A miss goes down the whole stack as any request does.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        pending = getattr(request, "_public_page_pending", None)
-        if pending is None:
-            return response
-        validators, api = pending
-        if response.status_code != 200 or response.streaming:
-            return response  # errors (400, 404...) are neither cached nor validated
-        if _read_private_state(request, response):
-            patch_cache_control(response, private=True)
-            return response
-        entry = _entry(response)
-        # A body read inside a transaction may show rows that are then rolled back (and
-        # tests run in one): share only what was read from committed data.
-        if not connection.in_atomic_block:
-            caches[CACHE_ALIAS].set(validators.key, entry)
-        return _respond(entry, validators, api=api)
-
-    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
-        if request.method not in ("GET", "HEAD") or not _is_public(view_func):
-            return None
-        api = hasattr(view_func, "cls")  # a DRF view: the Accept header picks the format
+        api = _public_view_kind(request)
+        if api is None:
+            return self.get_response(request)
         request.public_page = True
         validators = _validators(request, api=api)
         shell = HttpResponse()
@@ -247,5 +236,29 @@ class PublicPageMiddleware:
         entry = caches[CACHE_ALIAS].get(validators.key)
         if entry is not None:
             return _respond(entry, validators, api=api)
-        request._public_page_pending = (validators, api)
+        response = self.get_response(request)
+        if response.status_code != 200 or response.streaming:
+            return response  # errors (400, 404...) are neither cached nor validated
+        if _read_private_state(request, response):
+            patch_cache_control(response, private=True)
+            return response
+        entry = _entry(response)
+        # A body read inside a transaction may show rows that are then rolled back (and
+        # tests run in one): share only what was read from committed data.
+        if not connection.in_atomic_block:
+            caches[CACHE_ALIAS].set(validators.key, entry)
+        return _respond(entry, validators, api=api)
+
+
+def _public_view_kind(request: HttpRequest) -> bool | None:
+    """For a GET or HEAD of a public page, whether its view is the API's (True: the Accept
+    header picks the format) or a page's (False); None for any other request."""
+    if request.method not in ("GET", "HEAD"):
         return None
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    if not _is_public(match.func):
+        return None
+    return hasattr(match.func, "cls")
