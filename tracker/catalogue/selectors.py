@@ -251,19 +251,16 @@ def _prepared_cursor():
     settings allow prepared statements), else Django's usual cursor.
 
     Planning the stamp's ten subqueries costs the server more than running them, and the
-    stamp is read on every public page. Wrapped like Django's own cursors, so it is counted
-    and logged as any query is.
+    stamp is read on every public page. While queries are logged (DEBUG, a test counting
+    them), Django's usual cursor: its log reads the SQL back from a client-side cursor.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.queries_logged:
         return connection.cursor()
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None:  # DATABASE_PREPARED_STATEMENTS=false
         return connection.cursor()
-    cursor = _preparing_cursor_class()(raw)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
+    return connection.make_cursor(_preparing_cursor_class()(raw))
 
 
 @functools.cache
