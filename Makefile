@@ -4,6 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 WEB_PORT ?= 8000
+# Test processes per pass (pytest-xdist). `--dist load` hands tests out in collection order,
+# which pytest-django sorts so that the tests that flush the database (transactional) come
+# last: by file, they would flush the groups the migrations made under later files' tests.
+# TEST_WORKERS=1: no xdist.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load)
 SITE_URL ?= http://127.0.0.1:$(WEB_PORT)
 export WEB_PORT SITE_URL
 
@@ -36,11 +42,11 @@ lint: install
 	$(BIN)/lint-imports
 
 test-sqlite: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 # Skips with a reason when PostgreSQL is not reachable, except under CI=true where it fails.
 test-postgres: install
-	JALON_TEST_DB=postgres $(BIN)/pytest -m "not browser" -p no:cacheprovider
+	JALON_TEST_DB=postgres $(BIN)/pytest $(XDIST) -m "not browser" -p no:cacheprovider
 
 # Every benchmark at its smoke size, so that a broken one fails the build (figures: make bench).
 bench-smoke: install

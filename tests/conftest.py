@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from tests.catalogue_cache import packs_load
 from tests.factories import UserFactory
 from tests.pipeline_support import FaultySMTPHandler, RedisServer, Worker
 from tests.smtp import free_port
@@ -26,7 +27,18 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 ROOT = Path(__file__).resolve().parent.parent
 PACKS = Path(__file__).resolve().parent / "packs"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_url() -> str:
+    """Database 15, or under pytest-xdist one database per worker (gw0 15, gw1 13, gw2 12...;
+    14 is the benchmarks'): tests purge their broker and start workers that consume it."""
+    if url := os.environ.get("TEST_REDIS_URL"):
+        return url
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    return f"redis://127.0.0.1:6379/{15 if worker == 0 else 14 - worker}"
+
+
+REDIS_URL = _redis_url()
 
 
 def require(available: bool, reason: str) -> None:
@@ -88,9 +100,9 @@ def ai_act_catalogue(db):
     """The real milestone packs from fixtures/ (`make run` loads the obligations pack in
     fixtures/obligations/ too). Without duties, each milestone is tracked as a whole, which
     is what most workspace tests follow; a test of duties adds them with
-    `tests.duty_support.obligations_load()`."""
-    for path in sorted((ROOT / "fixtures").glob("*.yaml")):
-        catalogue_load_file(path=path)
+    `tests.duty_support.obligations_load()`. Loaded once per process, then copied
+    (tests/catalogue_cache.py)."""
+    packs_load(sorted((ROOT / "fixtures").glob("*.yaml")))
 
 
 # Personas ------------------------------------------------------------------------------

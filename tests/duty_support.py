@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.catalogue_cache import packs_load
 from tracker.catalogue.models import Confidence, Milestone, Obligation
-from tracker.catalogue.pack_load import catalogue_load_file
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 OBLIGATIONS_PACK = FIXTURES / "obligations" / "eu-ai-act-obligations.yaml"
@@ -27,7 +27,7 @@ def pack_entries() -> list[dict]:
 def obligations_load(*, only: set[str] | None = None) -> list[Obligation]:
     """The pack's obligations as catalogue rows (only those of the `only` milestone keys, if
     given: the others are removed), in the pack's order; the milestones must be loaded."""
-    catalogue_load_file(path=OBLIGATIONS_PACK)
+    packs_load([OBLIGATIONS_PACK])  # catalogue_load_file, copied after the first time
     keys = [e["key"] for e in pack_entries() if only is None or e["milestone"] in only]
     if only is not None:
         Obligation.objects.exclude(key__in=keys).delete()
