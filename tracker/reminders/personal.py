@@ -30,16 +30,21 @@ class PersonalSettings:
 
 
 def personal_settings(*, key: str) -> PersonalSettings:
-    subscription = Subscription.objects.filter(owner_key=key).first()
-    if subscription is None:
-        return PersonalSettings()
-    return PersonalSettings(
-        enabled=subscription.status == Subscription.Status.ACTIVE,
-        lead_days=tuple(subscription.lead_days),
-        timezone=subscription.timezone,
-        send_hour=subscription.send_hour,
-        stopped_at=subscription.unsubscribed_at,
-    )
+    return personal_settings_many(keys=[key])[key]
+
+
+def personal_settings_many(*, keys: list[str]) -> dict[str, PersonalSettings]:
+    """`personal_settings` for many keys in one query; a key never set gets the defaults."""
+    found = {key: PersonalSettings() for key in keys}
+    for subscription in Subscription.objects.filter(owner_key__in=keys):
+        found[subscription.owner_key] = PersonalSettings(
+            enabled=subscription.status == Subscription.Status.ACTIVE,
+            lead_days=tuple(subscription.lead_days),
+            timezone=subscription.timezone,
+            send_hour=subscription.send_hour,
+            stopped_at=subscription.unsubscribed_at,
+        )
+    return found
 
 
 def _replan(subscription: Subscription) -> None:
