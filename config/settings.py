@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "tracker.lawwatch",
     "tracker.api",
     "tracker.web",
+    "tracker.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -396,6 +397,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracker.workspace.evidence_tasks.evidence_expiry_reminders_task",
         "schedule": crontab(minute=20),
     },
+    "webhooks-sweep": {
+        "task": "tracker.webhooks.tasks.webhooks_sweep_task",
+        "schedule": REMINDER_SWEEP_SECONDS,
+    },
+    "webhooks-plan": {
+        # Hourly: due-soon, overdue and incident-deadline events (docs/webhooks.md).
+        "task": "tracker.webhooks.tasks.webhooks_plan_task",
+        "schedule": crontab(minute=25),
+    },
 }
 # Task modules that are not an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["tracker.workspace.evidence_tasks"]
@@ -520,6 +530,7 @@ LOGGING = {
 CATALOGUE_CHANGE_CONSUMERS = {
     "reminders": "tracker.reminders.tasks.milestone_change_consume_task",
     "workspace": "tracker.workspace.tasks.milestone_change_consume_task",
+    "webhooks": "tracker.webhooks.tasks.milestone_change_consume_task",
 }
 
 # The law watch asks the EU's official sources about the tracked acts once a day. Off by
@@ -530,5 +541,13 @@ LAW_WATCH_SPARQL_URL = env.str(
 )
 LAW_WATCH_FEED_URLS = env.list("LAW_WATCH_FEED_URLS", [])
 LAW_WATCH_TIMEOUT = env.float("LAW_WATCH_TIMEOUT", 20.0)
+
+# Webhooks (docs/webhooks.md): seconds to wait for an endpoint, attempts before a delivery
+# fails, failed deliveries in a row before an endpoint is disabled. WEBHOOK_ALLOW_PRIVATE lets
+# endpoints call loopback and private addresses: tests and local development only.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", 5.0, validate=validate.Range(min=0.1, max=60))
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, validate=validate.Range(min=1, max=20))
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", 5, validate=validate.Range(min=1))
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 env.seal()

@@ -27,6 +27,7 @@ urlpatterns = [
     path("accounts/", include("tracker.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("favicon.ico", favicon),
+    path("w/", include("tracker.webhooks.urls")),
     path("w/", include("tracker.workspace.urls")),
     path("", include("tracker.web.urls")),
 ]

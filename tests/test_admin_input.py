@@ -18,6 +18,8 @@ from tests.factories import acme_organisation
 from tests.html_forms import form_fields
 from tracker.catalogue.pack_load import catalogue_load_file
 from tracker.reminders.models import Subscription
+from tracker.webhooks.models import Endpoint
+from tracker.webhooks.services import secret_new
 from tracker.workspace.models import Incident
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +51,9 @@ def world(admin_user, officer, ai_act_catalogue):
         organisation=org, system=org.systems.get(), kinds=["general"], member_state="FI",
         aware_at=timezone.now() - dt.timedelta(hours=3), owner=officer,
     )  # fmt: skip
+    Endpoint.objects.create(
+        organisation=org, name="Hook", url="https://hooks.example.com/", secret=secret_new()
+    )
     return org
 
 

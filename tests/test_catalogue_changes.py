@@ -318,7 +318,7 @@ def test_every_path_that_moves_a_date_replans_and_notifies_the_same_way(
     notice = Message.objects.get()
     assert (notice.kind, notice.to_email) == ("date_moved", "ada@example.org")
     assert "Was: 2 August 2028" in notice.body_text
-    assert ChangeReceipt.objects.filter(status="done").count() == 2
+    assert ChangeReceipt.objects.filter(status="done").count() == 3  # one per consumer
 
 
 def test_a_revert_that_would_move_an_amended_date_is_refused_with_a_pointer(
@@ -481,7 +481,7 @@ def test_an_unacknowledged_change_is_offered_again(follower, editor, after_commi
     with after_commit():
         offered = changes_publish_pending(now=later)
 
-    assert offered == 2  # the reminder engine and the workspace
+    assert offered == 3  # the reminder engine, the workspace and the webhooks
     assert Message.objects.filter(kind="date_moved").count() == 1
     assert changes_publish_pending(now=later) == 0
 
@@ -531,7 +531,7 @@ def test_an_editor_sees_the_change_log_with_its_receipts(client, editor, followe
 
     assert listing.status_code == detail.status_code == 200
     assert "Regulation (EU) 2099/1" in detail.content.decode()
-    assert detail.content.decode().count(">Done<") == 2  # both consumers acknowledged it
+    assert detail.content.decode().count(">Done<") == 3  # every consumer acknowledged it
 
 
 def test_a_failed_consumer_is_offered_again_after_a_backoff(follower, editor):
@@ -547,9 +547,10 @@ def test_a_failed_consumer_is_offered_again_after_a_backoff(follower, editor):
 
     assert (receipt.status, receipt.attempts) == ("failed", 1)
     assert receipt.errors == ["RuntimeError: the template is missing"]
-    # The workspace never answered either; the failed reminders consumer waits for its backoff
-    assert changes_publish_pending(now=now + dt.timedelta(minutes=3)) == 1
-    assert changes_publish_pending(now=now + dt.timedelta(minutes=4, seconds=30)) == 2
+    # The workspace and the webhooks never answered either; the failed reminders consumer
+    # waits for its backoff
+    assert changes_publish_pending(now=now + dt.timedelta(minutes=3)) == 2
+    assert changes_publish_pending(now=now + dt.timedelta(minutes=4, seconds=30)) == 3
 
 
 def test_a_follower_narrowed_out_by_a_role_change_loses_the_reminders(

@@ -198,15 +198,18 @@ def test_a_worker_killed_mid_fanout_then_restarted_leaves_each_follower_one_noti
         assert (receipt.status, receipt.attempts) == (ChangeReceipt.Status.RUNNING, 1)
 
         # When a fresh worker starts (and takes what the dead one left on the queue: the
-        # workspace's task), the change is older than REPUBLISH_AFTER and the receipt's lease
-        # has passed (the rows' times moved back by as much), and beat offers the change again
+        # workspace's and the webhooks' tasks), the change is older than REPUBLISH_AFTER and the
+        # receipt's lease has passed (the rows' times moved back by as much), and beat offers
+        # the change again
         second = start_worker(broker_url=redis_server.url)
-        wait_for(
-            lambda: getattr(_receipt("workspace"), "status", None) == ChangeReceipt.Status.DONE,
-            20,
-            "the workspace consumer to finish",
-            second.log_tail,
-        )
+        for consumer in ("workspace", "webhooks"):
+            wait_for(
+                lambda consumer=consumer: getattr(_receipt(consumer), "status", None)
+                == ChangeReceipt.Status.DONE,
+                20,
+                f"the {consumer} consumer to finish",
+                second.log_tail,
+            )
         MilestoneChange.objects.filter(pk=change.pk).update(
             recorded_at=F("recorded_at") - REPUBLISH_AFTER - dt.timedelta(seconds=1)
         )

@@ -69,6 +69,8 @@ NUL = "swept\x00nul"
 OWN_WRITES = {
     ("workspace:my_reminders", "viewer"),  # their own reminder settings
     ("workspace:my_reminders", "editor"),
+    ("workspace:my_calendar", "viewer"),  # their own calendar address
+    ("workspace:my_calendar", "editor"),
     ("workspace:member_remove", "editor"),  # the editor's own membership: leaving
     ("workspace:tokens", "viewer"),  # their own read-only API token
 }
@@ -229,10 +231,13 @@ class World:
 
 
 def _snapshot(org: Organisation) -> dict:
-    """What no one without the right may change: Acme's rows in every workspace model (with
-    their history), the catalogue, groups, and the accounts of Acme's members and of staff."""
+    """What no one without the right may change: Acme's rows in every workspace and webhooks
+    model (with their history), the catalogue, groups, and the accounts of Acme's members and
+    of staff."""
     found = {}
-    for model in apps.get_app_config("workspace").get_models():
+    models = [*apps.get_app_config("workspace").get_models()]
+    models += [*apps.get_app_config("webhooks").get_models()]
+    for model in models:
         names = {f.name for f in model._meta.fields}
         if "organisation" in names:
             rows = model.objects.filter(organisation_id=org.pk)
@@ -365,7 +370,9 @@ def _names_acme(route: Route, url: str, world: World) -> bool:
 # The sweep --------------------------------------------------------------------------------
 
 
-WATCHED = re.compile(r'^\s*(INSERT|UPDATE|DELETE)\b.*?"?(workspace_|catalogue_|auth_)', re.I | re.S)
+WATCHED = re.compile(
+    r'^\s*(INSERT|UPDATE|DELETE)\b.*?"?(workspace_|webhooks_|catalogue_|auth_)', re.I | re.S
+)
 
 
 def _request(client: Client, method: str, url: str, data=None, baseline: dict | None = None):
