@@ -100,6 +100,13 @@ INSERT_MEMBERSHIPS = """
     JOIN auth_user AS u ON u.username = %(prefix)s || '-owner' || n
 """
 
+# Owners' addresses verified: moved-date notices go only to a verified address.
+INSERT_VERIFICATIONS = """
+    INSERT INTO accounts_emailverification (user_id, email, verified_at, language)
+    SELECT u.id, u.email, now(), 'en'
+    FROM auth_user AS u WHERE u.username LIKE %(prefix)s || '-owner%%'
+"""
+
 
 # One open item per organisation on the milestone, owned by the organisation's owner.
 @dataclass
@@ -143,6 +150,7 @@ def size_create(size: Size, date: dt.date) -> None:
             INSERT_OWNERS,
             INSERT_ORGANISATIONS,
             INSERT_MEMBERSHIPS,
+            INSERT_VERIFICATIONS,
         ):
             cursor.execute(statement, params)
         items_create(size)
