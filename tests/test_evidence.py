@@ -54,10 +54,12 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(64) 
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:
+    """The same bytes in every process and at every run (a fixed time on each entry): the
+    bytes are in the tests' ids, which pytest-xdist's processes must collect alike."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in entries.items():
-            archive.writestr(name, data)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()
 
 
