@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 
 import httpx
@@ -60,6 +61,11 @@ def lease() -> dt.timedelta:
     return dt.timedelta(seconds=3 * _timeout() + 30)
 
 
+def exchange_limit() -> float:
+    """Seconds one attempt may take in all, well inside its lease."""
+    return 3 * _timeout()
+
+
 class Temporary(Exception):
     """Worth trying again later."""
 
@@ -75,10 +81,13 @@ def deliveries_recover(*, now: dt.datetime) -> int:
     """Rows left 'sending' by a worker that died go back to the queue (or end failed once
     they used every attempt, so a row that kills its worker cannot loop)."""
     stale = Delivery.objects.filter(status=Delivery.Status.SENDING, lease_until__lt=now)
-    stale.filter(attempts__gte=max_attempts()).update(
-        status=Delivery.Status.FAILED, lease_until=None,
-        last_error="The worker was lost while delivering, on every attempt.",
-    )  # fmt: skip
+    spent = stale.filter(attempts__gte=max_attempts()).select_related("endpoint__organisation")
+    for delivery in spent:  # each fails alone and counts against its endpoint, as any failure
+        error = "The worker was lost while delivering, on every attempt."
+        try:
+            _record(delivery, outcome=Delivery.Status.FAILED, code=None, error=error, now=now)
+        except Exception:
+            log.exception("webhook delivery %s could not be recorded as failed", delivery.pk)
     return stale.update(
         status=Delivery.Status.QUEUED, lease_until=None, next_attempt_at=now,
         last_error="The worker was lost while delivering; tried again.",
@@ -152,9 +161,20 @@ def request_headers(delivery: Delivery, body: bytes, *, at: dt.datetime) -> dict
     return headers
 
 
+def _text(raw: str) -> str:
+    """Text a database column takes: PostgreSQL refuses NUL in text."""
+    return raw.replace("\x00", "\ufffd")
+
+
 def _post(delivery: Delivery, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     """POST to the checked address (never to what DNS says a moment later); the status code
-    and the start of the answer. Raises Temporary or Permanent."""
+    and the start of the answer (decoded, as the receiver's Content-Encoding says). Raises
+    Temporary or Permanent.
+
+    httpx's timeout bounds each read, not the whole exchange: a receiver that answers a byte
+    at a time could hold the worker past the delivery's lease, and the sweep would hand the
+    row to another worker. So the whole exchange has a deadline well inside the lease; past
+    it the connection is closed and the attempt is a timeout."""
     try:
         target = resolve_public(delivery.endpoint.url)
     except NotResolved as exc:
@@ -162,24 +182,28 @@ def _post(delivery: Delivery, body: bytes, headers: dict[str, str]) -> tuple[int
     except UnsafeURL as exc:
         raise Permanent(f"Refused: {exc}") from None
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    client = httpx.Client(timeout=_timeout(), follow_redirects=False, trust_env=False)
+    deadline = threading.Timer(exchange_limit(), client.close)
+    deadline.start()
     try:
-        with (
-            httpx.Client(timeout=_timeout(), follow_redirects=False, trust_env=False) as client,
-            client.stream(
-                "POST", target.url, content=body,
-                headers={**headers, "host": target.host_header}, extensions=extensions,
-            ) as response,
-        ):  # fmt: skip
+        with client, client.stream(
+            "POST", target.url, content=body,
+            headers={**headers, "host": target.host_header}, extensions=extensions,
+        ) as response:  # fmt: skip
             excerpt = b""
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():
                 excerpt += chunk
                 if len(excerpt) >= EXCERPT:
                     break
-            return response.status_code, excerpt[:EXCERPT].decode("utf-8", "replace")
+            return response.status_code, _text(excerpt[:EXCERPT].decode("utf-8", "replace"))
     except httpx.TimeoutException:
         raise Temporary(f"Timed out after {_timeout():g} s.") from None
     except httpx.TransportError as exc:
+        if not deadline.is_alive():  # the deadline closed the client under the exchange
+            raise Temporary(f"Timed out: no full answer in {exchange_limit():g} s.") from None
         raise Temporary(f"Connection failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        deadline.cancel()
 
 
 def _classify(code: int) -> str:
@@ -223,6 +247,7 @@ def delivery_attempt(*, delivery: Delivery, now: dt.datetime) -> str:
     if outcome == "retry" and delivery.attempts >= max_attempts():
         outcome = Delivery.Status.FAILED
         error += f" Gave up after {delivery.attempts} attempts."
+    error = _text(error)
     DeliveryAttempt.objects.create(
         delivery=delivery, endpoint=endpoint, at=timezone.now(), status_code=code,
         duration_ms=duration, outcome=outcome, error=error[:500], response_excerpt=excerpt,
@@ -232,7 +257,11 @@ def delivery_attempt(*, delivery: Delivery, now: dt.datetime) -> str:
 
 def _record(delivery: Delivery, *, outcome: str, code: int | None, error: str,
             now: dt.datetime) -> str:  # fmt: skip
-    held = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING)
+    # This claim's row only: had the lease run out and another worker claimed it, the attempt
+    # count moved on and this outcome is not the row's to write.
+    held = Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.SENDING, attempts=delivery.attempts
+    )
     endpoint = delivery.endpoint
     if outcome == Delivery.Status.SENT:
         held.update(status=Delivery.Status.SENT, sent_at=now, lease_until=None,

@@ -5,6 +5,7 @@ the endpoint's format when sent, so a retry sends the same thing."""
 from __future__ import annotations
 
 import json
+import re
 
 from tracker.webhooks.models import EVENT_TYPES, TEST_EVENT, Endpoint
 
@@ -35,7 +36,16 @@ def _facts(data: dict) -> list[tuple[str, str]]:
 
 
 def _slack_escape(text: str) -> str:
+    """Slack's three control characters: a title cannot become a link or an @channel."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]])")  # what makes links, emphasis and code
+
+
+def _teams_escape(text: str) -> str:
+    """Adaptive Card text renders Markdown: a title cannot become a link or emphasis."""
+    return _TEAMS_MARKDOWN.sub(r"\\\1", text)
 
 
 def slack_body(payload: dict) -> dict:
@@ -48,7 +58,7 @@ def slack_body(payload: dict) -> dict:
     if url:
         lines.append(f"<{url}|Open in Jalon>")
     return {
-        "text": summary,
+        "text": _slack_escape(summary),  # the notification's text: escaped too
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}],
     }
 
@@ -64,13 +74,16 @@ def teams_body(payload: dict) -> dict:
         "body": [
             {"type": "TextBlock", "text": TITLES.get(payload.get("type"), "Jalon"),
              "weight": "Bolder", "size": "Medium", "wrap": True},
-            {"type": "TextBlock", "text": summary, "wrap": True},
+            {"type": "TextBlock", "text": _teams_escape(summary), "wrap": True},
         ],
     }  # fmt: skip
     facts = _facts(data)
     if facts:
         card["body"].append(
-            {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in facts]}
+            {
+                "type": "FactSet",
+                "facts": [{"title": k, "value": _teams_escape(v)} for k, v in facts],
+            }
         )
     if data.get("url"):
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open in Jalon", "url": data["url"]}]

@@ -3,6 +3,8 @@ of every attempt to deliver it (docs/webhooks.md)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -70,6 +72,13 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.organisation})"
+
+    @property
+    def url_masked(self) -> str:
+        """The URL's scheme and host only: for Slack and Teams the rest works as a password
+        (anyone with it can post to the channel), so members who are not owners see this."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname}/…" if parts.hostname else "…"
 
     def clean(self) -> None:
         events = self.events if isinstance(self.events, list) else None

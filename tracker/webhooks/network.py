@@ -10,12 +10,15 @@ only) lets loopback and private addresses through.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+log = logging.getLogger(__name__)
 
 SCHEMES = ("http", "https")
 
@@ -60,6 +63,8 @@ def address_refusal(address: str) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    elif isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None:
+        ip = ip.sixtofour  # 6to4 (2002::/16) carries an IPv4 address a relay may reach
     for test, words in (
         ("is_loopback", "a loopback address"),
         ("is_link_local", "a link-local address"),
@@ -109,9 +114,10 @@ def resolve_public(url: str) -> Target:
         for address in addresses:
             refusal = address_refusal(address)
             if refusal is not None:
+                # Neither the address nor which rule: the form must not map internal DNS.
+                log.info("webhook URL refused: %s resolves to %s, %s", host, address, refusal)
                 raise UnsafeURL(
-                    f"{host} resolves to {address}, {refusal}: webhooks may only call public "
-                    "addresses."
+                    f"{host} is not a public address: webhooks may only call public addresses."
                 )
     # IPv4 first: it is what most receivers listen on.
     addresses.sort(key=lambda a: ":" in a)
