@@ -202,13 +202,6 @@ def _site(name: str, **kwargs) -> str:
     return settings.SITE_URL + reverse(name, kwargs=kwargs)
 
 
-def item_due(item: TrackedItem, today: dt.date) -> dt.date | None:
-    """The date an open item is due: the team's target date, else the milestone's next legal
-    date (a recurring duty's next occurrence), as the calendar feed counts it."""
-    milestone = item.milestone
-    return item.target_date or milestone.next_date(today) or milestone.date
-
-
 def _item_data(item: TrackedItem) -> dict:
     organisation = item.organisation
     return {
@@ -268,7 +261,7 @@ def due_soon_plan(*, now: dt.datetime) -> dict:
 
     def rows():
         for item in items:
-            due = item_due(item, today)
+            due = item.due_on(today)
             if due is not None and (due - today).days in leads:
                 yield item, due, (due - today).days
 

@@ -27,9 +27,9 @@ organisation (none when they turned the reminders off); an incident gets those t
 the company became aware of it. The body depends only on the data and today's date, so its
 hash is a strong ETag.
 
-The module imports no other workspace module but the clocks (which models.py imports too),
-so that models.py can import it for the models without an import cycle: the person's lead
-times come in through `lead_days`, from calendar_urls.py.
+The module imports no other workspace module but the clocks and api_tokens (which models.py
+imports first), so that models.py can import it for the models without an import cycle: the
+person's lead times come in through `lead_days`, from calendar_urls.py.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from django.utils import timezone
 from icalendar import Alarm, Calendar, Event, vDuration
 
 from tracker.catalogue.models import LIVE_STATUSES, Amendment, Milestone
+from tracker.workspace.api_tokens import secret_hash
 from tracker.workspace.clocks import report_periods
 
 __all__ = ["CalendarFeed", "PersonCalendarFeed"]  # what models.py may take from here
@@ -65,10 +66,6 @@ _CONFIRMED = {Milestone.Status.ADOPTED, Milestone.Status.IN_FORCE}
 
 # org id -> the person's lead times there (() when their reminders are off)
 LeadDays = Callable[[Iterable[int]], Mapping[int, tuple[int, ...]]]
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class CalendarFeed(models.Model):

@@ -11,12 +11,11 @@ from collections.abc import Iterable
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
-from django.utils.http import parse_etags
+from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from icalendar import Calendar
@@ -52,14 +51,10 @@ def _feed_response(request, calendar: Calendar) -> HttpResponse:
     """The feed, or a 304 when the calendar app already has this body. Private (the address
     is a secret): no shared cache keeps it, browsers and apps revalidate every time."""
     body = calendar.to_ical()
-    etag = calendar_etag(body)
-    wanted = parse_etags(request.headers.get("If-None-Match", ""))
-    if etag in wanted or wanted == ["*"]:
-        response = HttpResponseNotModified()
-    else:
-        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
-    response["ETag"] = etag
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["ETag"] = calendar_etag(body)
     patch_cache_control(response, private=True, no_cache=True)
+    response = get_conditional_response(request, etag=response["ETag"], response=response)
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -424,6 +424,12 @@ class TrackedItem(models.Model):
     def due_date(self) -> dt.date | None:
         return self.target_date or self.milestone.date
 
+    def due_on(self, today: dt.date) -> dt.date | None:
+        """The date it is next due as of `today`: the team's target date, else the milestone's
+        next legal date (a recurring duty's next occurrence), else its date (calendar feeds,
+        webhooks)."""
+        return self.target_date or self.milestone.next_date(today) or self.milestone.date
+
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN
